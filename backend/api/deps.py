@@ -1,0 +1,85 @@
+"""Dependencies as named types: a route declares ``session: SessionDep, user: CurrentUser``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from sqlmodel import Session
+
+from backend.core.db import get_session
+from backend.models import Role, User
+from backend.services import auth as auth_service
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+SESSION_COOKIE = "sclic_session"
+CSRF_HEADER = "X-CSRF-Token"
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+@dataclass(frozen=True)
+class Principal:
+    user: User
+    csrf_token: str | None  # None for bearer-token requests, which need no CSRF token
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return None
+
+
+def get_optional_principal(request: Request, session: SessionDep) -> Principal | None:
+    token = _bearer(request)
+    if token:
+        user = auth_service.user_for_api_token(session, token)
+        if user is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or revoked token")
+        return Principal(user, None)
+    key = request.cookies.get(SESSION_COOKIE)
+    if not key:
+        return None
+    found = auth_service.session_for_key(session, key)
+    if found is None:
+        return None
+    login_session, user = found
+    return Principal(user, login_session.csrf_token)
+
+
+def get_principal(
+    request: Request, principal: Annotated[Principal | None, Depends(get_optional_principal)]
+) -> Principal:
+    if principal is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "not logged in")
+    if principal.csrf_token is not None and request.method not in _SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER)
+        if sent != principal.csrf_token:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token")
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def get_current_user(principal: PrincipalDep) -> User:
+    return principal.user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def _require(*roles: Role):  # type: ignore[no-untyped-def]
+    def check(user: CurrentUser) -> User:
+        if user.role not in roles:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "not allowed for your role")
+        return user
+
+    return check
+
+
+AdminUser = Annotated[User, Depends(_require(Role.admin))]
+LabelerUser = Annotated[User, Depends(_require(Role.labeler, Role.admin))]
+StaffUser = Annotated[User, Depends(_require(Role.admin, Role.researcher))]

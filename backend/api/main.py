@@ -1,0 +1,8 @@
+from fastapi import APIRouter
+
+from backend.api.routes import annotations, auth, batches
+
+api_router = APIRouter()
+api_router.include_router(auth.router)
+api_router.include_router(batches.router)
+api_router.include_router(annotations.router)

@@ -1,0 +1,93 @@
+"""Typed settings, read once from the environment (prefix ``SCLIC_``) or a ``.env`` file.
+
+``DATABASE_URL`` and ``REDIS_URL`` keep their conventional unprefixed names. Without them the
+platform runs embedded: SQLite in the data folder and tasks executed in-process.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property, lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEMO_SECRET = "sclic-demo-secret-not-for-production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SCLIC_", env_file=".env", extra="ignore")
+
+    data_dir: Path = REPO_ROOT / "data"
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "SCLIC_DATABASE_URL")
+    )
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "SCLIC_REDIS_URL")
+    )
+    weights_dir: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    secret_key: str = DEMO_SECRET
+    demo_mode: bool = False
+    demo_password: str = "demo"
+    session_max_age_s: int = 14 * 24 * 3600
+    cookie_secure: bool = False
+    max_box_side: int = 100_000
+    tile_size: int = 256
+    # Preparation (paper, section 3.1): sides cut to multiples of 16, longest side at most 2304.
+    prepare_multiple: int = 16
+    prepare_max_side: int = 2304
+    max_image_pixels: int = 200_000_000
+    max_upload_bytes: int = 512 * 1024 * 1024
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_outside_demo(self) -> Settings:
+        if self.secret_key == DEMO_SECRET and not self.demo_mode and self.database_url:
+            raise ValueError(
+                "SCLIC_SECRET_KEY must be set when running on a configured database "
+                "outside demo mode"
+            )
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        """True when no PostgreSQL is configured: SQLite and in-process tasks."""
+        return self.database_url is None
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            # psycopg 3 is the driver; accept the plain scheme users usually paste.
+            if url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url[len("postgresql://") :]
+            elif url.startswith("postgres://"):
+                url = "postgresql+psycopg://" + url[len("postgres://") :]
+            return url
+        return f"sqlite:///{self.data_dir / 'sclic.sqlite3'}"
+
+    @property
+    def store_dir(self) -> Path:
+        """Image files: originals, prepared sources, reconstructions (blind-named)."""
+        return self.data_dir / "store"
+
+    @property
+    def tile_cache_dir(self) -> Path:
+        return self.data_dir / "tiles"
+
+    @property
+    def effective_weights_dir(self) -> Path:
+        return self.weights_dir or self.data_dir / "weights"
+
+    @cached_property
+    def session_secret(self) -> str:
+        return self.secret_key or secrets.token_hex(32)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The one settings object; ``get_settings.cache_clear()`` re-reads the environment."""
+    return Settings()

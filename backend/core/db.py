@@ -1,0 +1,52 @@
+"""Engine and sessions. PostgreSQL (psycopg 3) when configured, SQLite in the data folder
+otherwise."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, create_engine
+
+from backend.core.config import get_settings
+
+_engines: dict[str, Engine] = {}
+
+
+def _make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+
+
+def get_engine() -> Engine:
+    settings = get_settings()
+    url = settings.effective_database_url
+    if url not in _engines:
+        if settings.embedded:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        _engines[url] = _make_engine(url)
+    return _engines[url]
+
+
+def reset_engines() -> None:
+    """Dispose every engine (after the settings changed, or before a process forks)."""
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()
+
+
+def get_session() -> Iterator[Session]:
+    with Session(get_engine()) as session:
+        yield session

@@ -1,0 +1,45 @@
+"""The ASGI application: JSON API under /api/v1, HTML views, IIIF image service, static files."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from backend.api.main import api_router
+from backend.core.config import get_settings
+from backend.views import labeler
+from backend.views.templating import STATIC_DIR, VENDOR_DIRS
+
+log = logging.getLogger("sclic")
+
+
+def announce_mode() -> None:
+    settings = get_settings()
+    if settings.embedded:
+        log.warning(
+            "EMBEDDED MODE: no DATABASE_URL set, using SQLite at %s; no REDIS_URL, so codec "
+            "and tiling tasks run in-process in the web server. Set DATABASE_URL and REDIS_URL "
+            "for PostgreSQL, Redis and Celery workers.",
+            settings.effective_database_url.removeprefix("sqlite:///"),
+        )
+    elif not settings.redis_url:
+        log.warning("No REDIS_URL set: tasks run in-process, not on Celery workers.")
+    else:
+        log.info("Database and Redis configured: tasks go to Celery workers.")
+
+
+def create_app() -> FastAPI:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    announce_mode()
+    app = FastAPI(title="sclic", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json")
+    app.include_router(api_router, prefix="/api/v1")
+    app.include_router(labeler.router)
+    for name, folder in VENDOR_DIRS.items():
+        if folder.is_dir():
+            app.mount(f"/static/vendor/{name}", StaticFiles(directory=folder), name=f"vendor-{name}")
+        else:
+            log.warning("front-end library %s missing at %s: run `make install`", name, folder)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,127 @@
+"""Registering source images and reconstructions: files into the store, rows into the database.
+
+Both are idempotent: registering the same content twice returns the existing row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from sqlmodel import Session, select
+
+from backend.models import Reconstruction, Setting, SourceDataset, SourceImage
+from backend.services.store import absolute, blind_relpath, sha1_bytes, write_atomic
+
+
+def get_or_create_dataset(session: Session, name: str, scale: float | None = None) -> SourceDataset:
+    dataset = session.exec(select(SourceDataset).where(SourceDataset.name == name)).first()
+    if dataset is None:
+        dataset = SourceDataset(name=name, scale=scale)
+        session.add(dataset)
+        session.commit()
+        session.refresh(dataset)
+    return dataset
+
+
+def register_source(
+    session: Session,
+    dataset: SourceDataset,
+    *,
+    original_name: str,
+    original_bytes: bytes,
+    original_suffix: str,
+    prepared_png: bytes,
+    width: int,
+    height: int,
+    notes: str = "",
+) -> tuple[SourceImage, bool]:
+    """Store the untouched original and the prepared PNG; returns (row, created)."""
+    sha256 = hashlib.sha256(original_bytes).hexdigest()
+    existing = session.exec(
+        select(SourceImage).where(SourceImage.original_sha256 == sha256)
+    ).first()
+    if existing is not None:
+        return existing, False
+    prepared_sha1 = sha1_bytes(prepared_png)
+    original_rel = f"originals/{sha256[:2]}/{sha256}{original_suffix.lower()}"
+    prepared_rel = blind_relpath("sources", prepared_sha1)
+    write_atomic(absolute(original_rel), original_bytes)
+    write_atomic(absolute(prepared_rel), prepared_png)
+    source = SourceImage(
+        dataset_id=dataset.id,  # type: ignore[arg-type]
+        original_name=original_name,
+        original_path=original_rel,
+        original_sha256=sha256,
+        prepared_sha1=prepared_sha1,
+        prepared_path=prepared_rel,
+        width=width,
+        height=height,
+        notes=notes,
+    )
+    session.add(source)
+    session.commit()
+    session.refresh(source)
+    return source, True
+
+
+def find_reconstruction(
+    session: Session, source_id: int, codec_id: str, setting: Setting
+) -> Reconstruction | None:
+    return session.exec(
+        select(Reconstruction).where(
+            Reconstruction.source_image_id == source_id,
+            Reconstruction.codec_id == codec_id,
+            Reconstruction.setting == setting,
+        )
+    ).first()
+
+
+def register_reconstruction(
+    session: Session,
+    source: SourceImage,
+    *,
+    codec_id: str,
+    setting: Setting,
+    png_bytes: bytes,
+    bitstream: bytes | None,
+    width: int,
+    height: int,
+    measures: dict[str, Any] | None = None,
+) -> Reconstruction:
+    """Store the reconstruction under its blind name (SHA-1 of the PNG bytes)."""
+    existing = find_reconstruction(session, source.id, codec_id, setting)  # type: ignore[arg-type]
+    if existing is not None:
+        return existing
+    blind_name = sha1_bytes(png_bytes)
+    png_rel = blind_relpath("reconstructions", blind_name)
+    write_atomic(absolute(png_rel), png_bytes)
+    bitstream_rel = None
+    if bitstream is not None:
+        bitstream_rel = blind_relpath("bitstreams", blind_name, ".bin")
+        write_atomic(absolute(bitstream_rel), bitstream)
+    measures = dict(measures or {})
+    recon = Reconstruction(
+        source_image_id=source.id,  # type: ignore[arg-type]
+        codec_id=codec_id,
+        setting=setting,
+        blind_name=blind_name,
+        png_path=png_rel,
+        bitstream_path=bitstream_rel,
+        width=width,
+        height=height,
+        bitstream_bytes=len(bitstream) if bitstream is not None else None,
+        bpp=measures.pop("bpp", None),
+        psnr=measures.pop("psnr", None),
+        ssim=measures.pop("ssim", None),
+        ms_ssim=measures.pop("ms_ssim", None),
+        encode_s=measures.pop("encode_s", None),
+        decode_s=measures.pop("decode_s", None),
+        device=measures.pop("device", None),
+        versions=measures.pop("versions", {}),
+        params=measures.pop("params", {}),
+    )
+    session.add(recon)
+    session.commit()
+    session.refresh(recon)
+    return recon
