@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     prepare_max_side: int = 2304
     max_image_pixels: int = 200_000_000
     max_upload_bytes: int = 512 * 1024 * 1024
+    # Seconds before Redis hands an unacknowledged task to another worker.
+    task_visibility_timeout_s: int = 1800
+    task_max_retries: int = 5
+    codec_device: str | None = None  # "cpu" or "cuda"; default: cuda when present
 
     @model_validator(mode="after")
     def _refuse_default_secret_outside_demo(self) -> Settings:

@@ -48,5 +48,6 @@ def reset_engines() -> None:
 
 
 def get_session() -> Iterator[Session]:
-    with Session(get_engine()) as session:
+    # Objects stay readable after commit: responses are built from them without a re-select.
+    with Session(get_engine(), expire_on_commit=False) as session:
         yield session

@@ -7,32 +7,33 @@ from sqlmodel import Session, select
 from backend.models import Assignment, BatchItem, Reconstruction, Role, SourceImage, User
 
 
-def item_for_user(session: Session, user: User, blind_name: str) -> Reconstruction | None:
-    """The reconstruction named ``blind_name`` if ``user`` may see it, else None.
+def item_for_user(
+    session: Session, user: User, blind_name: str
+) -> tuple[Reconstruction, bool] | None:
+    """The reconstruction named ``blind_name`` if ``user`` may see it, and whether it is in one
+    of her own batches (only then may she write to it); else None.
 
     Not found and not allowed look the same to the caller, so nothing leaks about other
     labelers' items.
     """
-    recon = session.exec(
-        select(Reconstruction).where(Reconstruction.blind_name == blind_name)
-    ).first()
-    if recon is None:
-        return None
-    if user.role == Role.admin:
-        return recon
-    if user.role == Role.labeler and is_assigned(session, user, recon.id):  # type: ignore[arg-type]
-        return recon
-    return None
-
-
-def is_assigned(session: Session, user: User, reconstruction_id: int) -> bool:
-    row = session.exec(
+    assigned = (
         select(Assignment.id)
         .join(BatchItem, BatchItem.batch_id == Assignment.batch_id)  # type: ignore[arg-type]
-        .where(Assignment.labeler_id == user.id, BatchItem.reconstruction_id == reconstruction_id)
-        .limit(1)
+        .where(
+            Assignment.labeler_id == user.id,
+            BatchItem.reconstruction_id == Reconstruction.id,
+        )
+        .exists()
+    )
+    row = session.exec(
+        select(Reconstruction, assigned).where(Reconstruction.blind_name == blind_name)
     ).first()
-    return row is not None
+    if row is None:
+        return None
+    recon, is_own = row
+    if is_own or user.role == Role.admin:
+        return recon, bool(is_own)
+    return None
 
 
 def visible_identifiers(session: Session, user: User) -> frozenset[str] | None:

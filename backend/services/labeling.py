@@ -89,9 +89,8 @@ def create_box(session: Session, user: User, recon: Reconstruction, box: BoxIn) 
     session.add(ann)
     session.flush()
     session.add(_revision(ann, user))
-    _touch_assignments(session, user, recon)
+    _record_activity(session, user, recon)
     session.commit()
-    session.refresh(ann)
     return ann
 
 
@@ -116,7 +115,8 @@ def change_box(
     """Move/resize (``box`` given) or delete (``box`` None) if the version still matches."""
     recon = session.get(Reconstruction, ann.reconstruction_id)
     assert recon is not None
-    values: dict[str, object] = {"version": Annotation.version + 1, "updated_at": utcnow()}
+    now = utcnow()
+    values: dict[str, object] = {"version": expected_version + 1, "updated_at": now}
     if box is None:
         values["deleted"] = True
     else:
@@ -129,16 +129,17 @@ def change_box(
             col(Annotation.deleted).is_(False),
         )
         .values(**values)
+        .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
-        current = session.get(Annotation, ann.id)
+        current = session.get(Annotation, ann.id, populate_existing=True)
         raise Conflict(current if current is not None and not current.deleted else None)
-    session.refresh(ann)
+    for key, value in values.items():
+        setattr(ann, key, value)
     session.add(_revision(ann, user))
-    _touch_assignments(session, user, recon)
+    _record_activity(session, user, recon)
     session.commit()
-    session.refresh(ann)
     return ann
 
 
@@ -186,13 +187,16 @@ def put_review(session: Session, user: User, recon: Reconstruction, data: Review
         # Another tab created the first review at the same moment.
         session.rollback()
         raise Conflict(get_review(session, user, recon)) from None
-    _touch_assignments(session, user, recon)
+    _record_activity(session, user, recon, recount=True)
     session.commit()
     return get_review(session, user, recon)
 
 
-def _touch_assignments(session: Session, user: User, recon: Reconstruction) -> None:
-    """Start the clock, add active time, and finish batches whose items are all done."""
+def _record_activity(
+    session: Session, user: User, recon: Reconstruction, *, recount: bool = False
+) -> None:
+    """Start the clock and add active time on the labeler's assignments holding this item;
+    with ``recount`` (a review changed) also finish or reopen them."""
     now = utcnow()
     assignments = session.exec(
         select(Assignment)
@@ -206,14 +210,17 @@ def _touch_assignments(session: Session, user: User, recon: Reconstruction) -> N
             gap = (now - assignment.last_activity_at).total_seconds()
             assignment.active_seconds += max(0.0, min(gap, ACTIVE_GAP_CAP_S))
         assignment.last_activity_at = now
-        session.flush()
-        n_items, n_done = batch_progress(session, assignment.batch_id, user.id)  # type: ignore[arg-type]
-        if n_items and n_done >= n_items:
-            assignment.status = AssignmentStatus.done
-            assignment.finished_at = assignment.finished_at or now
-        else:
+        if assignment.status == AssignmentStatus.assigned:
             assignment.status = AssignmentStatus.in_progress
-            assignment.finished_at = None
+        if recount:
+            session.flush()
+            n_items, n_done = batch_progress(session, assignment.batch_id, user.id)  # type: ignore[arg-type]
+            if n_items and n_done >= n_items:
+                assignment.status = AssignmentStatus.done
+                assignment.finished_at = assignment.finished_at or now
+            else:
+                assignment.status = AssignmentStatus.in_progress
+                assignment.finished_at = None
         session.add(assignment)
 
 

@@ -35,7 +35,8 @@ def make_reconstruction(
     seed: int = 0,
 ) -> Reconstruction:
     """A source image and a reconstruction of it (the source plus seeded noise)."""
-    rgb = photo() if rgb is None else rgb
+    # Each seed is a different source image: the photograph shifted by a few pixels.
+    rgb = np.roll(photo() if rgb is None else rgb, seed * 7, axis=1)
     rng = np.random.default_rng(seed)
     noisy = np.clip(rgb.astype(np.int16) + rng.integers(-12, 13, rgb.shape), 0, 255).astype(
         np.uint8
@@ -45,7 +46,7 @@ def make_reconstruction(
         session,
         dataset,
         original_name=f"secret-original-name-{seed}.png",
-        original_bytes=png_bytes(rgb) + bytes([seed % 256]),
+        original_bytes=png_bytes(rgb),
         original_suffix=".png",
         prepared_png=png_bytes(rgb),
         width=rgb.shape[1],

@@ -21,15 +21,18 @@ def annotation_out(ann: Annotation) -> AnnotationOut:
 
 
 def _item(session: Session, user: User, blind_name: str) -> Reconstruction:
-    recon = access.item_for_user(session, user, blind_name)
-    if recon is None:
+    found = access.item_for_user(session, user, blind_name)
+    if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such item")
-    return recon
+    return found[0]
 
 
 def _writable_item(session: Session, user: User, blind_name: str) -> Reconstruction:
-    recon = _item(session, user, blind_name)
-    if not access.is_assigned(session, user, recon.id):  # type: ignore[arg-type]
+    found = access.item_for_user(session, user, blind_name)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such item")
+    recon, is_own = found
+    if not is_own:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this item is not in one of your batches")
     return recon
 
@@ -66,7 +69,7 @@ def create_annotation(
     try:
         return annotation_out(labeling.create_box(session, user, recon, box))
     except labeling.BoxOutsideImageError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
 
 
 def _own(session: Session, user: User, annotation_id: str) -> Annotation:
@@ -87,7 +90,7 @@ def patch_annotation(
     except labeling.Conflict as exc:
         return _conflict(exc.current)
     except labeling.BoxOutsideImageError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     return annotation_out(ann)
 
 

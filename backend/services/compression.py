@@ -1,0 +1,96 @@
+"""Compression jobs: one row per (source image, codec, setting), created once, run by workers."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
+
+from backend.models import CompressionJob, JobStatus, Setting, utcnow
+from backend.services.tasks import enqueue
+
+
+def create_jobs(
+    session: Session, source_ids: Iterable[int], codec_settings: Iterable[tuple[str, Setting]]
+) -> list[int]:
+    """Add the missing jobs and return the ids of every job that should run (new or failed).
+
+    Existing queued/running/done jobs are left alone, so asking twice enqueues nothing twice.
+    """
+    pairs = list(codec_settings)
+    to_run: list[int] = []
+    for source_id in source_ids:
+        for codec_id, setting in pairs:
+            job = session.exec(
+                select(CompressionJob).where(
+                    CompressionJob.source_image_id == source_id,
+                    CompressionJob.codec_id == codec_id,
+                    CompressionJob.setting == setting,
+                )
+            ).first()
+            if job is None:
+                job = CompressionJob(source_image_id=source_id, codec_id=codec_id, setting=setting)
+                session.add(job)
+                session.flush()
+                to_run.append(job.id)  # type: ignore[arg-type]
+    session.commit()
+    return to_run
+
+
+def start_jobs(job_ids: Iterable[int]) -> None:
+    """Enqueue after the commit that created the rows."""
+    for job_id in job_ids:
+        enqueue("compress", job_id)
+
+
+def retry_job(session: Session, job_id: int) -> bool:
+    result = session.execute(
+        update(CompressionJob)
+        .where(col(CompressionJob.id) == job_id, col(CompressionJob.status) == JobStatus.failed)
+        .values(status=JobStatus.queued, error=None, updated_at=utcnow())
+    )
+    session.commit()
+    if result.rowcount == 1:  # type: ignore[attr-defined]
+        start_jobs([job_id])
+        return True
+    return False
+
+
+@dataclass
+class CodecProgress:
+    codec_id: str
+    setting: str
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def finished(self) -> bool:
+        return self.counts.get("queued", 0) == 0 and self.counts.get("running", 0) == 0
+
+
+def progress(session: Session) -> list[CodecProgress]:
+    rows = session.exec(
+        select(CompressionJob.codec_id, CompressionJob.setting, CompressionJob.status, func.count())
+        .group_by(CompressionJob.codec_id, CompressionJob.setting, CompressionJob.status)
+    ).all()
+    table: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    for codec_id, setting, status, count in rows:
+        table[(codec_id, Setting(setting).value)][JobStatus(status).value] = int(count)
+    return [CodecProgress(c, s, counts) for (c, s), counts in sorted(table.items())]
+
+
+def failures(session: Session, limit: int = 200) -> list[CompressionJob]:
+    return list(
+        session.exec(
+            select(CompressionJob)
+            .where(CompressionJob.status == JobStatus.failed)
+            .order_by(col(CompressionJob.updated_at).desc())
+            .limit(limit)
+        ).all()
+    )

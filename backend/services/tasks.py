@@ -1,0 +1,44 @@
+"""Enqueueing background work: Celery when REDIS_URL is set, otherwise one in-process thread.
+
+Callers commit their transaction first and enqueue afterwards, so a worker never looks for a
+row that is not there yet. Task functions take ids and are idempotent.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from backend.core.config import get_settings
+
+log = logging.getLogger("sclic.tasks")
+
+_local_pool: ThreadPoolExecutor | None = None
+
+
+def enqueue(task_name: str, *args: int | str) -> Future[object] | None:
+    """Send ``workers.tasks.<task_name>`` to its queue, or run it in-process when embedded."""
+    if get_settings().redis_url:
+        from workers.celery_app import celery_app
+
+        celery_app.send_task(f"workers.tasks.{task_name}", args=list(args))
+        return None
+    global _local_pool
+    if _local_pool is None:
+        log.warning(
+            "EMBEDDED MODE: running background task %s in this process (no REDIS_URL set)",
+            task_name,
+        )
+        _local_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sclic-task")
+    return _local_pool.submit(_run_local, task_name, args)
+
+
+def _run_local(task_name: str, args: tuple[int | str, ...]) -> object:
+    module = importlib.import_module("workers.tasks")
+    task = getattr(module, task_name)
+    try:
+        return task.run(*args)
+    except Exception:
+        log.exception("in-process task %s%r failed", task_name, args)
+        raise

@@ -1,0 +1,106 @@
+"""Saving boxes: 20 concurrent labelers, each creating, moving and deleting boxes on her own
+batch through the JSON API. Prints p50/p99 latency and checks that no write was lost.
+
+Target (issue 2): p99 ≤ 30 ms with 20 concurrent labelers; zero lost writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._server import percentile, scratch_database, uvicorn_server  # noqa: E402
+
+LABELERS = 20
+OPS_PER_LABELER = 60
+PASSWORD = "bench-password"
+
+
+def seed(prefix: str, seed0: int) -> list[tuple[str, str]]:
+    """Twenty labelers, each with one batch of one image; returns (username, blind name)."""
+    from sqlmodel import Session
+
+    from backend.core.db import get_engine
+    from backend.models import Role
+    from backend.services.auth import create_user
+    from tests.utils.factories import make_batch
+
+    out = []
+    with Session(get_engine()) as session:
+        for i in range(LABELERS):
+            user = create_user(session, f"{prefix}{i}", PASSWORD, Role.labeler)
+            fixture = make_batch(session, user, n_items=1, name=f"B{i}", seed0=seed0 + i)
+            out.append((user.username, fixture.items[0].blind_name))
+    return out
+
+
+async def labeler(base: str, username: str, blind: str, latencies: list[float]) -> tuple[int, int]:
+    """Returns (boxes the server confirmed as live, boxes it lists at the end)."""
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        r = await client.post(
+            "/api/v1/auth/login", json={"username": username, "password": PASSWORD}
+        )
+        client.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+        live: dict[str, int] = {}
+        for op in range(OPS_PER_LABELER):
+            t0 = time.perf_counter()
+            if op % 3 == 2 and live:
+                box_id, version = next(iter(live.items()))
+                r = await client.patch(
+                    f"/api/v1/annotations/{box_id}",
+                    json={"x": op, "y": op, "w": 20, "h": 20, "version": version},
+                )
+                r.raise_for_status()
+                live[box_id] = r.json()["version"]
+            elif op % 7 == 6 and live:
+                box_id, version = live.popitem()
+                r = await client.delete(f"/api/v1/annotations/{box_id}?version={version}")
+                r.raise_for_status()
+            else:
+                r = await client.post(
+                    f"/api/v1/items/{blind}/annotations",
+                    json={"x": op, "y": 2 * op, "w": 10 + op, "h": 12},
+                )
+                r.raise_for_status()
+                live[r.json()["id"]] = r.json()["version"]
+            latencies.append((time.perf_counter() - t0) * 1000)
+        listed = (await client.get(f"/api/v1/items/{blind}/annotations")).json()
+        stored = {b["id"]: b["version"] for b in listed["data"]}
+        assert stored == live, f"{username}: server has {stored}, client expected {live}"
+        return len(live), len(stored)
+
+
+async def main_async(base: str, users: list[tuple[str, str]]) -> None:
+    latencies: list[float] = []
+    t0 = time.perf_counter()
+    results = await asyncio.gather(*(labeler(base, u, b, latencies) for u, b in users))
+    elapsed = time.perf_counter() - t0
+    expected = sum(r[0] for r in results)
+    stored = sum(r[1] for r in results)
+    print(
+        f"box saves: {len(latencies)} writes by {LABELERS} concurrent labelers in {elapsed:.1f} s"
+    )
+    print(
+        f"latency ms: p50 {percentile(latencies, 50):.1f}  p95 {percentile(latencies, 95):.1f}  "
+        f"p99 {percentile(latencies, 99):.1f}  max {max(latencies):.1f}   (target p99 ≤ 30)"
+    )
+    print(f"lost writes: {expected - stored} (boxes expected {expected}, stored {stored})")
+
+
+def main() -> None:
+    with scratch_database():
+        for workers in (1, 2):
+            users = seed(f"w{workers}lab", 100 * workers)
+            with uvicorn_server(workers=workers) as base:
+                print(f"--- uvicorn workers: {workers}")
+                asyncio.run(main_async(base, users))
+
+
+if __name__ == "__main__":
+    main()
