@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from backend.models import Reconstruction, Setting, SourceDataset, SourceImage
@@ -77,6 +78,55 @@ def find_reconstruction(
     ).first()
 
 
+def add_reconstruction_row(
+    session: Session,
+    source: SourceImage,
+    *,
+    codec_id: str,
+    setting: Setting,
+    blind_name: str,
+    png_relpath: str,
+    bitstream_relpath: str | None,
+    width: int,
+    height: int,
+    measures: dict[str, Any] | None = None,
+) -> Reconstruction:
+    """The row for files already in the store. A concurrent twin (a job delivered twice) may
+    insert first: then its row is returned and nothing is added."""
+    measures = dict(measures or {})
+    recon = Reconstruction(
+        source_image_id=source.id,  # type: ignore[arg-type]
+        codec_id=codec_id,
+        setting=setting,
+        blind_name=blind_name,
+        png_path=png_relpath,
+        bitstream_path=bitstream_relpath,
+        width=width,
+        height=height,
+        bitstream_bytes=measures.get("bitstream_bytes"),
+        bpp=measures.get("bpp"),
+        psnr=measures.get("psnr"),
+        ssim=measures.get("ssim"),
+        ms_ssim=measures.get("ms_ssim"),
+        encode_s=measures.get("encode_s"),
+        decode_s=measures.get("decode_s"),
+        device=measures.get("device"),
+        versions=measures.get("versions") or {},
+        params=measures.get("params") or {},
+    )
+    session.add(recon)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        existing = find_reconstruction(session, source.id, codec_id, setting)  # type: ignore[arg-type]
+        if existing is None:
+            raise
+        return existing
+    session.refresh(recon)
+    return recon
+
+
 def register_reconstruction(
     session: Session,
     source: SourceImage,
@@ -98,30 +148,19 @@ def register_reconstruction(
     write_atomic(absolute(png_rel), png_bytes)
     bitstream_rel = None
     if bitstream is not None:
-        bitstream_rel = blind_relpath("bitstreams", blind_name, ".bin")
+        bitstream_rel = blind_relpath("reconstructions", blind_name, ".sclc")
         write_atomic(absolute(bitstream_rel), bitstream)
-    measures = dict(measures or {})
-    recon = Reconstruction(
-        source_image_id=source.id,  # type: ignore[arg-type]
+    measures = {"bitstream_bytes": len(bitstream) if bitstream is not None else None,
+                **(measures or {})}
+    return add_reconstruction_row(
+        session,
+        source,
         codec_id=codec_id,
         setting=setting,
         blind_name=blind_name,
-        png_path=png_rel,
-        bitstream_path=bitstream_rel,
+        png_relpath=png_rel,
+        bitstream_relpath=bitstream_rel,
         width=width,
         height=height,
-        bitstream_bytes=len(bitstream) if bitstream is not None else None,
-        bpp=measures.pop("bpp", None),
-        psnr=measures.pop("psnr", None),
-        ssim=measures.pop("ssim", None),
-        ms_ssim=measures.pop("ms_ssim", None),
-        encode_s=measures.pop("encode_s", None),
-        decode_s=measures.pop("decode_s", None),
-        device=measures.pop("device", None),
-        versions=measures.pop("versions", {}),
-        params=measures.pop("params", {}),
+        measures=measures,
     )
-    session.add(recon)
-    session.commit()
-    session.refresh(recon)
-    return recon
