@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
+from backend.agreement.cli import agreement_app
 from backend.core.config import get_settings
 from backend.models import Role
 
@@ -21,6 +22,7 @@ tokens_app = typer.Typer(help="API tokens for researchers' scripts.", no_args_is
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(agreement_app, name="agreement", help="Inter-labeler agreement on grid units.")
 
 console = Console(stderr=True)
 

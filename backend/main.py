@@ -5,11 +5,16 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Mount
 
 from backend.api.main import api_router
 from backend.core.config import get_settings
-from backend.views import labeler
+from backend.iiif import TileService, build_iiif_routes, legend_png
+from backend.services.image_access import IDENTIFIER_RE, ImageAccess
+from backend.views import admin, labeler
+from backend.views.admin import agreement as agreement_views
 from backend.views.templating import STATIC_DIR, VENDOR_DIRS
 
 log = logging.getLogger("sclic")
@@ -36,6 +41,9 @@ def create_app() -> FastAPI:
     app = FastAPI(title="sclic", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json")
     app.include_router(api_router, prefix="/api/v1")
     app.include_router(labeler.router)
+    app.include_router(admin.router)
+    app.include_router(agreement_views.router)
+    _mount_iiif(app)
     for name, folder in VENDOR_DIRS.items():
         if folder.is_dir():
             app.mount(f"/static/vendor/{name}", StaticFiles(directory=folder), name=f"vendor-{name}")
@@ -43,3 +51,27 @@ def create_app() -> FastAPI:
             log.warning("front-end library %s missing at %s: run `make install`", name, folder)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+def tile_service() -> TileService:
+    settings = get_settings()
+    return TileService(settings.tile_cache_dir, tile_size=settings.tile_size)
+
+
+def _mount_iiif(app: FastAPI) -> None:
+    service = tile_service()
+    image_access = ImageAccess()
+    app.state.tile_service = service
+    app.state.image_access = image_access
+    legend = legend_png()
+
+    @app.get("/iiif/legend.png", include_in_schema=False)
+    def difference_legend() -> Response:
+        return Response(legend, media_type="image/png", headers={"Cache-Control": "max-age=86400"})
+
+    app.router.routes.append(
+        Mount(
+            "/iiif/3",
+            routes=list(build_iiif_routes(service, image_access, identifier_pattern=IDENTIFIER_RE)),
+        )
+    )

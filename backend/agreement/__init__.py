@@ -1,0 +1,48 @@
+"""Inter-labeler agreement on bounding boxes (paper, section 3.2.4 and appendix 2.4).
+
+Pure computation, no database: images and boxes go in, one :class:`GridResult` per grid size
+comes out, with the four unit categories, total agreement and Krippendorff's α.
+"""
+
+from backend.agreement.alpha import alpha_from_counts, alpha_from_reliability, bootstrap_interval
+from backend.agreement.csvio import AgreementInput, read_agreement_input
+from backend.agreement.measure import (
+    GridResult,
+    Interval,
+    UnitCategory,
+    UnitMarkings,
+    compute_agreement,
+    proportion_interval,
+    unit_markings,
+)
+from backend.agreement.units import (
+    DEFAULT_GRIDS,
+    AgreementInputError,
+    Box,
+    ImageSpec,
+    UnitRule,
+    box_units,
+    tile_rect,
+)
+
+__all__ = [
+    "DEFAULT_GRIDS",
+    "AgreementInput",
+    "AgreementInputError",
+    "Box",
+    "GridResult",
+    "ImageSpec",
+    "Interval",
+    "UnitCategory",
+    "UnitMarkings",
+    "UnitRule",
+    "alpha_from_counts",
+    "alpha_from_reliability",
+    "bootstrap_interval",
+    "box_units",
+    "compute_agreement",
+    "proportion_interval",
+    "read_agreement_input",
+    "tile_rect",
+    "unit_markings",
+]

@@ -1,0 +1,5 @@
+"""Agreement studies through the JSON API."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["agreement"])
