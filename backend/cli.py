@@ -145,7 +145,7 @@ def demo(
     from backend.core.db import get_engine
     from backend.core.migrate import upgrade_head
     from backend.demo import DEMO_USERS, load_demo_data
-    from workers.pipeline import reconstruct_array
+    from workers.tasks import compress
 
     upgrade_head()
     with Progress(console=console, transient=True) as progress:
@@ -154,7 +154,7 @@ def demo(
             load_demo_data(
                 session,
                 password=settings.demo_password,
-                reconstruct=reconstruct_array,
+                run_job=compress.run,
                 progress=lambda msg: progress.update(task, description=msg),
             )
     console.print(f"[bold]sclic demo[/bold] at http://{settings.host}:{settings.port}/")

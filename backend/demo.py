@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -18,6 +17,8 @@ from sqlmodel import Session, select
 
 from backend.models import (
     Assignment,
+    CompressionJob,
+    JobStatus,
     Batch,
     BatchItem,
     Bulk,
@@ -27,12 +28,8 @@ from backend.models import (
     User,
 )
 from backend.services import auth as auth_service
-from backend.services.images import (
-    find_reconstruction,
-    get_or_create_dataset,
-    register_reconstruction,
-    register_source,
-)
+from backend.services.compression import create_jobs
+from backend.services.images import find_reconstruction, get_or_create_dataset, register_source
 
 log = logging.getLogger("sclic.demo")
 
@@ -79,8 +76,6 @@ def ensure_demo_users(session: Session, password: str) -> None:
             auth_service.create_user(session, username, password, role, is_demo=True)
 
 
-Reconstructor = Callable[[np.ndarray, str, Setting], tuple[np.ndarray, bytes, dict[str, Any]]]
-
 # (codec id, setting) pairs the demo shows: the demo neural codec at both settings and the
 # JPEG control at the low setting.
 DEMO_CODECS: tuple[tuple[str, Setting], ...] = (
@@ -89,19 +84,26 @@ DEMO_CODECS: tuple[tuple[str, Setting], ...] = (
     ("91", Setting.low),
 )
 
+RunJob = Callable[[int], object]
+
 
 def load_demo_data(
     session: Session,
     *,
     password: str,
-    reconstruct: Reconstructor,
+    run_job: RunJob,
     progress: Callable[[str], None] = lambda _msg: None,
 ) -> None:
-    """Idempotent: a second call finds everything in place and adds nothing."""
+    """Idempotent: a second call finds everything in place and adds nothing.
+
+    Reconstructions go through the real compression pipeline: ``run_job`` runs one
+    ``CompressionJob`` by id (the Celery task's body, in-process).
+    """
     ensure_demo_users(session, password)
     dataset = get_or_create_dataset(session, DEMO_DATASET)
-    recon_ids: list[tuple[int, int]] = []  # (source id, reconstruction id)
+    sources: list[SourceImage] = []
     for name, rgb in demo_photographs():
+        progress(f"preparing {name}")
         prepared = center_crop_multiple(rgb)
         source, _ = register_source(
             session,
@@ -113,22 +115,27 @@ def load_demo_data(
             width=prepared.shape[1],
             height=prepared.shape[0],
         )
+        sources.append(source)
+    create_jobs(session, [s.id for s in sources], DEMO_CODECS)  # type: ignore[misc]
+    jobs = session.exec(select(CompressionJob).order_by(CompressionJob.id)).all()
+    for number, job in enumerate(jobs, 1):
+        if job.status != JobStatus.done:
+            progress(f"compressing {number}/{len(jobs)} (codec {job.codec_id} {job.setting.value})")
+            run_job(job.id)  # type: ignore[arg-type]
+    session.expire_all()
+    recon_ids: list[tuple[int, int]] = []
+    for source in sources:
         for codec_id, setting in DEMO_CODECS:
-            progress(f"{name}: codec {codec_id} {setting.value}")
             recon = find_reconstruction(session, source.id, codec_id, setting)  # type: ignore[arg-type]
             if recon is None:
-                out, bitstream, measures = reconstruct(prepared, codec_id, setting)
-                recon = register_reconstruction(
-                    session,
-                    source,
-                    codec_id=codec_id,
-                    setting=setting,
-                    png_bytes=png_bytes(out),
-                    bitstream=bitstream,
-                    width=out.shape[1],
-                    height=out.shape[0],
-                    measures=measures,
-                )
+                job = session.exec(
+                    select(CompressionJob).where(
+                        CompressionJob.source_image_id == source.id,
+                        CompressionJob.codec_id == codec_id,
+                        CompressionJob.setting == setting,
+                    )
+                ).one()
+                raise RuntimeError(f"demo compression failed: {job.error}")
             recon_ids.append((source.id, recon.id))  # type: ignore[arg-type]
     _demo_batches(session, recon_ids)
 
