@@ -31,6 +31,7 @@ demo: install
 
 test: system-deps install
 	@scripts/ensure-services.sh
+	cd frontend && npm test --silent
 	DATABASE_URL=$(DATABASE_URL) REDIS_URL=$(REDIS_URL) $(BIN)/pytest -q
 
 lint: install

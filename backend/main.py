@@ -7,7 +7,6 @@ import logging
 from fastapi import FastAPI
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
-from starlette.routing import Mount
 
 from backend.api.main import api_router
 from backend.core.config import get_settings
@@ -69,9 +68,6 @@ def _mount_iiif(app: FastAPI) -> None:
     def difference_legend() -> Response:
         return Response(legend, media_type="image/png", headers={"Cache-Control": "max-age=86400"})
 
-    app.router.routes.append(
-        Mount(
-            "/iiif/3",
-            routes=list(build_iiif_routes(service, image_access, identifier_pattern=IDENTIFIER_RE)),
-        )
+    app.router.routes.extend(
+        build_iiif_routes(service, image_access, prefix="/iiif/3", identifier_pattern=IDENTIFIER_RE)
     )
