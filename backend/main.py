@@ -10,7 +10,8 @@ from fastapi.staticfiles import StaticFiles
 
 from backend.api.main import api_router
 from backend.core.config import get_settings
-from backend.iiif import TileService, build_iiif_routes, legend_png
+from backend.iiif import TileService, legend_png
+from backend.iiif.routes import build_iiif_app
 from backend.services.image_access import IDENTIFIER_RE, ImageAccess
 from backend.views import admin, labeler
 from backend.views.admin import agreement as agreement_views
@@ -68,6 +69,4 @@ def _mount_iiif(app: FastAPI) -> None:
     def difference_legend() -> Response:
         return Response(legend, media_type="image/png", headers={"Cache-Control": "max-age=86400"})
 
-    app.router.routes.extend(
-        build_iiif_routes(service, image_access, prefix="/iiif/3", identifier_pattern=IDENTIFIER_RE)
-    )
+    app.mount("/iiif/3", build_iiif_app(service, image_access, identifier_pattern=IDENTIFIER_RE))
