@@ -19,9 +19,11 @@ app = typer.Typer(help="sclic: datasets of miscompressions.", no_args_is_help=Tr
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens for researchers' scripts.", no_args_is_help=True)
+codecs_app = typer.Typer(help="The codec registry.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(codecs_app, name="codecs")
 app.add_typer(agreement_app, name="agreement", help="Inter-labeler agreement on grid units.")
 
 console = Console(stderr=True)
@@ -90,6 +92,69 @@ def tokens_create(
             raise _fail(f"no user {user!r}")
         token = create_api_token(session, row, name)
     typer.echo(token)
+
+
+@codecs_app.command("list")
+def codecs_list() -> None:
+    """Every registered codec, its settings, and what is missing for the unavailable ones."""
+    from rich.table import Table
+
+    from workers.codecs.registry import registry_table
+
+    weights_dir = get_settings().effective_weights_dir
+    rows = registry_table(weights_dir)
+    table = Table(title=f"codecs (weights folder: {weights_dir})")
+    for column in ("id", "paper", "name", "low", "high", "available"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        ok = "[green]yes[/green]" if row["available"] else "[red]no[/red]"
+        table.add_row(row["id"], row["paper"] or "-", row["name"], row["low"], row["high"], ok)
+    out = Console()
+    out.print(table)
+    for row in rows:
+        if not row["available"]:
+            out.print(f"[bold]{row['id']}[/bold] missing: {row['missing']}", soft_wrap=True)
+
+
+@app.command()
+def compress(
+    images: Annotated[list[Path], typer.Argument(help="PNG images (8-bit RGB)")],
+    codec: Annotated[str, typer.Option("--codec", help="codec id, see `sclic codecs list`")],
+    setting: Annotated[str, typer.Option("--setting", help="low or high")] = "low",
+    out: Annotated[Path, typer.Option(help="output folder")] = Path("compressed"),
+    device: Annotated[str | None, typer.Option(help="cpu or cuda; default: cuda if present")] = None,
+) -> None:
+    """Compress images one-off (no database): prints bpp and quality per image."""
+    from workers.codecs.errors import CodecError
+    from workers.codecs.pipeline import run_one
+    from workers.codecs.registry import get_entry
+
+    try:
+        get_entry(codec).setting(setting)
+    except KeyError as exc:
+        raise _fail(str(exc).strip("'\"")) from None
+    missing = [str(p) for p in images if not p.is_file()]
+    if missing:
+        raise _fail(f"no such file: {', '.join(missing)}")
+    weights_dir = get_settings().effective_weights_dir
+    failed = 0
+    with Progress(console=console) as progress:
+        task = progress.add_task(f"codec {codec} {setting}", total=len(images))
+        for path in images:
+            try:
+                r = run_one(codec, setting, path, out, device=device, weights_dir=weights_dir)
+            except CodecError as exc:
+                failed += 1
+                progress.console.print(f"[red]{path}: {exc}[/red]")
+            else:
+                ms_ssim = f"{r['ms_ssim']:.4f}" if r["ms_ssim"] is not None else "n/a"
+                typer.echo(
+                    f"{path}\tbpp {r['bpp']:.4f}\tPSNR {r['psnr']:.2f} dB\tSSIM {r['ssim']:.4f}"
+                    f"\tMS-SSIM {ms_ssim}\t-> {r['reconstruction_path']}"
+                )
+            progress.advance(task)
+    if failed:
+        raise typer.Exit(code=1)
 
 
 def _serve(host: str, port: int) -> None:
