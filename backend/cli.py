@@ -122,7 +122,9 @@ def compress(
     codec: Annotated[str, typer.Option("--codec", help="codec id, see `sclic codecs list`")],
     setting: Annotated[str, typer.Option("--setting", help="low or high")] = "low",
     out: Annotated[Path, typer.Option(help="output folder")] = Path("compressed"),
-    device: Annotated[str | None, typer.Option(help="cpu or cuda; default: cuda if present")] = None,
+    device: Annotated[
+        str | None, typer.Option(help="cpu or cuda; default: cuda if present")
+    ] = None,
 ) -> None:
     """Compress images one-off (no database): prints bpp and quality per image."""
     from workers.codecs.errors import CodecError

@@ -17,11 +17,11 @@ from sqlmodel import Session, select
 
 from backend.models import (
     Assignment,
-    CompressionJob,
-    JobStatus,
     Batch,
     BatchItem,
     Bulk,
+    CompressionJob,
+    JobStatus,
     Role,
     Setting,
     SourceImage,

@@ -38,7 +38,9 @@ def announce_mode() -> None:
 def create_app() -> FastAPI:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     announce_mode()
-    app = FastAPI(title="sclic", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json")
+    app = FastAPI(
+        title="sclic", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json"
+    )
     app.include_router(api_router, prefix="/api/v1")
     app.include_router(labeler.router)
     app.include_router(admin.router)
@@ -46,7 +48,9 @@ def create_app() -> FastAPI:
     _mount_iiif(app)
     for name, folder in VENDOR_DIRS.items():
         if folder.is_dir():
-            app.mount(f"/static/vendor/{name}", StaticFiles(directory=folder), name=f"vendor-{name}")
+            app.mount(
+                f"/static/vendor/{name}", StaticFiles(directory=folder), name=f"vendor-{name}"
+            )
         else:
             log.warning("front-end library %s missing at %s: run `make install`", name, folder)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

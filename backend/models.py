@@ -29,46 +29,44 @@ def new_public_id() -> str:
 
 def _enum_column(enum_cls: type[enum.Enum], **kw: Any) -> Column[Any]:
     # Stored as plain strings (VARCHAR + CHECK) so adding a member needs no PostgreSQL type change.
-    return Column(
-        SAEnum(enum_cls, native_enum=False, length=32, values_callable=_values), **kw
-    )
+    return Column(SAEnum(enum_cls, native_enum=False, length=32, values_callable=_values), **kw)
 
 
 def _values(enum_cls: type[enum.Enum]) -> list[str]:
     return [m.value for m in enum_cls]
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     admin = "admin"
     labeler = "labeler"
     researcher = "researcher"
 
 
-class Setting(str, enum.Enum):
+class Setting(enum.StrEnum):
     low = "low"
     high = "high"
 
 
-class AssignmentStatus(str, enum.Enum):
+class AssignmentStatus(enum.StrEnum):
     assigned = "assigned"
     in_progress = "in_progress"
     done = "done"
 
 
-class JobStatus(str, enum.Enum):
+class JobStatus(enum.StrEnum):
     queued = "queued"
     running = "running"
     done = "done"
     failed = "failed"
 
 
-class SourceStatus(str, enum.Enum):
+class SourceStatus(enum.StrEnum):
     prepared = "prepared"
     excluded = "excluded"  # removed by prescreening
     anonymised = "anonymised"  # pixels removed on a data-subject request
 
 
-class MultiType(str, enum.Enum):
+class MultiType(enum.StrEnum):
     """Types of multi-miscompressions (paper, appendix 2.2.2)."""
 
     color = "color"
@@ -80,7 +78,7 @@ class MultiType(str, enum.Enum):
     to_discuss = "to_discuss"
 
 
-class PrescreenRating(str, enum.Enum):
+class PrescreenRating(enum.StrEnum):
     include = "include"
     borderline = "borderline"
     exclude = "exclude"
@@ -155,6 +153,33 @@ class SourceImage(SQLModel, table=True):
     )
     notes: str = ""
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class IngestRun(SQLModel, table=True):
+    """One ingest of a server folder or of uploaded files, run in the background.
+
+    Keeps the counts while it runs (for the progress widget) and the full report when it ends
+    (paper, section 3.1: which files were taken and why the others were refused).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    dataset_id: int = Field(foreign_key="sourcedataset.id", index=True)
+    kind: str = Field(max_length=16)  # "folder" or "upload"
+    source: str = Field(max_length=1024)
+    options: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    status: JobStatus = Field(
+        default=JobStatus.queued, sa_column=_enum_column(JobStatus, nullable=False)
+    )
+    total: int = 0
+    processed: int = 0
+    taken: int = 0
+    refused: int = 0
+    report: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    error: str | None = None
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
 
 
 class Reconstruction(SQLModel, table=True):

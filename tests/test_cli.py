@@ -15,8 +15,11 @@ runner = CliRunner()
 
 
 def test_users_create_from_stdin(session):
-    result = runner.invoke(app, ["users", "create", "alice", "--role", "admin", "--password-stdin"],
-                           input="correct horse\n")
+    result = runner.invoke(
+        app,
+        ["users", "create", "alice", "--role", "admin", "--password-stdin"],
+        input="correct horse\n",
+    )
     assert result.exit_code == 0, result.output
     user = session.exec(select(User).where(User.username == "alice")).one()
     assert user.role == Role.admin and not user.is_demo
@@ -32,15 +35,19 @@ def test_users_create_refuses_bad_input(session):
         result = runner.invoke(app, args, input=stdin)
         assert result.exit_code == 2, (args, result.output)
     assert session.exec(select(User)).all() == []
-    runner.invoke(app, ["users", "create", "bob", "--role", "labeler", "--password-stdin"], input="pw\n")
-    again = runner.invoke(app, ["users", "create", "bob", "--role", "labeler", "--password-stdin"],
-                          input="pw\n")
+    runner.invoke(
+        app, ["users", "create", "bob", "--role", "labeler", "--password-stdin"], input="pw\n"
+    )
+    again = runner.invoke(
+        app, ["users", "create", "bob", "--role", "labeler", "--password-stdin"], input="pw\n"
+    )
     assert again.exit_code == 2 and "already exists" in again.output
 
 
 def test_tokens_create_prints_a_working_token(session):
-    runner.invoke(app, ["users", "create", "rita", "--role", "researcher", "--password-stdin"],
-                  input="pw\n")
+    runner.invoke(
+        app, ["users", "create", "rita", "--role", "researcher", "--password-stdin"], input="pw\n"
+    )
     result = runner.invoke(app, ["tokens", "create", "rita", "--name", "notebook"])
     assert result.exit_code == 0
     token = result.stdout.strip().splitlines()[-1]
@@ -61,7 +68,9 @@ def test_compress_one_off(data_dir, tmp_path: Path):
     src = tmp_path / "coffee.png"
     Image.fromarray(photo("coffee")).save(src)
     out = tmp_path / "out"
-    result = runner.invoke(app, ["compress", "--codec", "91", "--setting", "low", "--out", str(out), str(src)])
+    result = runner.invoke(
+        app, ["compress", "--codec", "91", "--setting", "low", "--out", str(out), str(src)]
+    )
     assert result.exit_code == 0, result.output
     assert "bpp 0.2" in result.stdout and "PSNR" in result.stdout
     assert len(list(out.rglob("*.png"))) == 1

@@ -15,9 +15,8 @@ def hash_password(password: str) -> str:
     digest = hashlib.scrypt(
         password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32
     )
-    return "scrypt${}${}${}${}".format(
-        _SCRYPT_N, _SCRYPT_R, base64.b64encode(salt).decode(), base64.b64encode(digest).decode()
-    )
+    salt_b64, digest_b64 = base64.b64encode(salt).decode(), base64.b64encode(digest).decode()
+    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${salt_b64}${digest_b64}"
 
 
 def verify_password(password: str, stored: str) -> bool:

@@ -84,7 +84,9 @@ def session_for_key(session: Session, key: str) -> tuple[LoginSession, User] | N
 
 
 def close_session(session: Session, key: str) -> None:
-    login = session.exec(select(LoginSession).where(LoginSession.key_hash == sha256_hex(key))).first()
+    login = session.exec(
+        select(LoginSession).where(LoginSession.key_hash == sha256_hex(key))
+    ).first()
     if login is not None:
         login.revoked = True
         session.add(login)

@@ -76,8 +76,9 @@ class CodecProgress:
 
 def progress(session: Session) -> list[CodecProgress]:
     rows = session.exec(
-        select(CompressionJob.codec_id, CompressionJob.setting, CompressionJob.status, func.count())
-        .group_by(CompressionJob.codec_id, CompressionJob.setting, CompressionJob.status)
+        select(
+            CompressionJob.codec_id, CompressionJob.setting, CompressionJob.status, func.count()
+        ).group_by(CompressionJob.codec_id, CompressionJob.setting, CompressionJob.status)
     ).all()
     table: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
     for codec_id, setting, status, count in rows:

@@ -150,8 +150,10 @@ def register_reconstruction(
     if bitstream is not None:
         bitstream_rel = blind_relpath("reconstructions", blind_name, ".sclc")
         write_atomic(absolute(bitstream_rel), bitstream)
-    measures = {"bitstream_bytes": len(bitstream) if bitstream is not None else None,
-                **(measures or {})}
+    measures = {
+        "bitstream_bytes": len(bitstream) if bitstream is not None else None,
+        **(measures or {}),
+    }
     return add_reconstruction_row(
         session,
         source,

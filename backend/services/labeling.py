@@ -7,6 +7,7 @@ conflict instead of a lost update, and every state of a box is kept as a revisio
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
@@ -241,7 +242,9 @@ def batch_progress(session: Session, batch_id: int, labeler_id: int) -> tuple[in
     return int(n_items), int(n_done)
 
 
-def batch_for_user(session: Session, user: User, batch_id: int) -> tuple[Batch, Assignment | None] | None:
+def batch_for_user(
+    session: Session, user: User, batch_id: int
+) -> tuple[Batch, Assignment | None] | None:
     batch = session.get(Batch, batch_id)
     if batch is None:
         return None

@@ -42,7 +42,9 @@ def home(principal: OptionalPrincipal) -> RedirectResponse:
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, principal: OptionalPrincipal) -> Response:
     return templates.TemplateResponse(
-        request, "login.html", _context(principal, error=None, next=request.query_params.get("next", ""))
+        request,
+        "login.html",
+        _context(principal, error=None, next=request.query_params.get("next", "")),
     )
 
 
@@ -90,9 +92,7 @@ def batches_page(request: Request, session: SessionDep, principal: OptionalPrinc
     if principal is None:
         return _login_redirect(request)
     batches = [b.model_dump() for b in batches_for(session, principal.user)]
-    template = (
-        "partials/batch_rows.html" if request.headers.get("HX-Request") else "batches.html"
-    )
+    template = "partials/batch_rows.html" if request.headers.get("HX-Request") else "batches.html"
     return templates.TemplateResponse(request, template, _context(principal, batches=batches))
 
 

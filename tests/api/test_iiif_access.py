@@ -50,8 +50,16 @@ def test_admin_sees_everything(client, session):
 def test_bad_identifiers_never_reach_the_disk(client, session):
     make_batch(session, make_user(session, "ana"), n_items=1)
     login(client, "ana")
-    for identifier in ("..", "..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd", "a" * 40, "0" * 40 + "-diff",
-                       "ABCDEF" + "0" * 34, "0" * 39, "0" * 40 + ".png"):
+    for identifier in (
+        "..",
+        "..%2F..%2Fetc%2Fpasswd",
+        "%2Fetc%2Fpasswd",
+        "a" * 40,
+        "0" * 40 + "-diff",
+        "ABCDEF" + "0" * 34,
+        "0" * 39,
+        "0" * 40 + ".png",
+    ):
         response = client.get(f"/iiif/3/{identifier}/info.json")
         assert response.status_code == 404, identifier
         assert b"root:" not in response.content

@@ -2,7 +2,16 @@ from fastapi import APIRouter, HTTPException, status
 from sqlmodel import Session, col, select
 
 from backend.api.deps import LabelerUser, SessionDep
-from backend.models import Assignment, Batch, BatchItem, Reconstruction, Review, Role, SourceImage, User
+from backend.models import (
+    Assignment,
+    Batch,
+    BatchItem,
+    Reconstruction,
+    Review,
+    Role,
+    SourceImage,
+    User,
+)
 from backend.schemas import BatchOut, ItemOut, ListOf, ReviewOut
 from backend.services import labeling
 
@@ -12,8 +21,13 @@ router = APIRouter(tags=["batches"])
 def batches_for(session: Session, user: User) -> list[BatchOut]:
     """A labeler's own batches; for an admin every assignment and every unassigned batch."""
     out: list[BatchOut] = []
-    query = select(Assignment, Batch, User).join(Batch, Batch.id == Assignment.batch_id).join(  # type: ignore[arg-type]
-        User, User.id == Assignment.labeler_id  # type: ignore[arg-type]
+    query = (
+        select(Assignment, Batch, User)
+        .join(Batch, Batch.id == Assignment.batch_id)
+        .join(  # type: ignore[arg-type]
+            User,
+            User.id == Assignment.labeler_id,  # type: ignore[arg-type]
+        )
     )
     if user.role != Role.admin:
         query = query.where(Assignment.labeler_id == user.id)

@@ -62,7 +62,9 @@ def test_bad_boxes_are_422_and_store_nothing(client, labeled, session, body):
 
 def test_non_json_body_is_422(client, labeled):
     response = client.post(
-        _url(labeled.items[0]), content=b"\x00\xffnot json", headers={"Content-Type": "application/json"}
+        _url(labeled.items[0]),
+        content=b"\x00\xffnot json",
+        headers={"Content-Type": "application/json"},
     )
     assert response.status_code == 422
 
@@ -77,7 +79,11 @@ def test_edit_and_delete_keep_history(client, labeled, session):
     assert client.delete(f"/api/v1/annotations/{box['id']}?version=2").status_code == 204
     assert client.get(_url(recon)).json()["count"] == 0
     revisions = session.exec(select(AnnotationRevision).order_by(AnnotationRevision.version)).all()
-    assert [(r.version, r.x, r.deleted) for r in revisions] == [(1, 1, False), (2, 5, False), (3, 5, True)]
+    assert [(r.version, r.x, r.deleted) for r in revisions] == [
+        (1, 1, False),
+        (2, 5, False),
+        (3, 5, True),
+    ]
 
 
 def test_stale_version_is_a_conflict_not_a_lost_update(client, labeled):
@@ -97,8 +103,14 @@ def test_review_marks_done_and_finishes_the_batch(client, labeled, session):
     for i, recon in enumerate(labeled.items):
         response = client.put(
             f"/api/v1/items/{recon.blind_name}/review",
-            json={"done": True, "multi": i == 0, "multi_types": ["color", "texture"] if i == 0 else [],
-                  "appearance_note": "sky darker", "note": "", "version": 0},
+            json={
+                "done": True,
+                "multi": i == 0,
+                "multi_types": ["color", "texture"] if i == 0 else [],
+                "appearance_note": "sky darker",
+                "note": "",
+                "version": 0,
+            },
         )
         assert response.status_code == 200, response.text
         assert response.json()["version"] == 1
@@ -115,7 +127,9 @@ def test_review_marks_done_and_finishes_the_batch(client, labeled, session):
 def test_review_rejects_unknown_types_and_stale_versions(client, labeled):
     url = f"/api/v1/items/{labeled.items[0].blind_name}/review"
     base = {"done": False, "multi": True, "appearance_note": "", "note": ""}
-    assert client.put(url, json={**base, "multi_types": ["sparkles"], "version": 0}).status_code == 422
+    assert (
+        client.put(url, json={**base, "multi_types": ["sparkles"], "version": 0}).status_code == 422
+    )
     assert client.put(url, json={**base, "multi_types": [], "version": 0}).status_code == 200
     assert client.put(url, json={**base, "multi_types": [], "version": 0}).status_code == 409
 
@@ -144,10 +158,20 @@ def test_labeler_cannot_touch_another_labelers_batch(client, session, labeled):
     assert client.get(f"/api/v1/batches/{theirs.batch.id}/items").status_code == 404
     assert client.get(_url(recon)).status_code == 404
     assert client.post(_url(recon), json={"x": 1, "y": 1, "w": 5, "h": 5}).status_code == 404
-    assert client.put(
-        f"/api/v1/items/{recon.blind_name}/review",
-        json={"done": True, "multi": False, "multi_types": [], "appearance_note": "", "note": "", "version": 0},
-    ).status_code == 404
+    assert (
+        client.put(
+            f"/api/v1/items/{recon.blind_name}/review",
+            json={
+                "done": True,
+                "multi": False,
+                "multi_types": [],
+                "appearance_note": "",
+                "note": "",
+                "version": 0,
+            },
+        ).status_code
+        == 404
+    )
     assert [b["id"] for b in client.get("/api/v1/batches").json()["data"]] == [labeled.batch.id]
 
 
@@ -162,7 +186,9 @@ def test_labeler_cannot_edit_another_labelers_box(client, session, labeled):
     with TestClient(client.app) as bob:
         login(bob, "bob")
         assert bob.get(_url(recon)).json()["count"] == 0
-        patch = bob.patch(f"/api/v1/annotations/{box['id']}", json={"x": 0, "y": 0, "w": 1, "h": 1, "version": 1})
+        patch = bob.patch(
+            f"/api/v1/annotations/{box['id']}", json={"x": 0, "y": 0, "w": 1, "h": 1, "version": 1}
+        )
         assert patch.status_code == 404
         assert bob.delete(f"/api/v1/annotations/{box['id']}?version=1").status_code == 404
 

@@ -22,7 +22,12 @@ def test_wrong_password_and_unknown_user_look_the_same(client, session):
 
 
 def test_malformed_login_bodies_are_422(client, session):
-    for body in ({}, {"username": "a"}, {"username": 5, "password": []}, {"username": "", "password": "x"}):
+    for body in (
+        {},
+        {"username": "a"},
+        {"username": 5, "password": []},
+        {"username": "", "password": "x"},
+    ):
         assert client.post("/api/v1/auth/login", json=body).status_code == 422
 
 
@@ -52,14 +57,20 @@ def test_demo_accounts_only_log_in_in_demo_mode(client, session, monkeypatch):
     from backend.services.auth import create_user
 
     create_user(session, "labeler1", "demo", Role.labeler, is_demo=True)
-    assert client.post(
-        "/api/v1/auth/login", json={"username": "labeler1", "password": "demo"}
-    ).status_code == 401
+    assert (
+        client.post(
+            "/api/v1/auth/login", json={"username": "labeler1", "password": "demo"}
+        ).status_code
+        == 401
+    )
     monkeypatch.setenv("SCLIC_DEMO_MODE", "1")
     get_settings.cache_clear()
-    assert client.post(
-        "/api/v1/auth/login", json={"username": "labeler1", "password": "demo"}
-    ).status_code == 200
+    assert (
+        client.post(
+            "/api/v1/auth/login", json={"username": "labeler1", "password": "demo"}
+        ).status_code
+        == 200
+    )
 
 
 def test_bearer_token_authenticates_without_csrf(client, session):

@@ -1,0 +1,266 @@
+"""The compression pipeline: jobs in the database, run in-process and by real Celery workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from backend.demo import png_bytes
+from backend.models import CompressionJob, JobStatus, Reconstruction, Setting, SourceImage
+from backend.services import compression
+from backend.services.images import get_or_create_dataset, register_source
+from backend.services.store import sha1_file, store_root
+from tests.utils.factories import photo
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def make_source(session: Session, name: str = "astronaut", size: int = 256) -> SourceImage:
+    rgb = photo(name)[:size, :size]
+    source, _ = register_source(
+        session,
+        get_or_create_dataset(session, "tasks"),
+        original_name=f"{name}.png",
+        original_bytes=png_bytes(rgb),
+        original_suffix=".png",
+        prepared_png=png_bytes(rgb),
+        width=rgb.shape[1],
+        height=rgb.shape[0],
+    )
+    return source
+
+
+def job_rows(session: Session) -> list[CompressionJob]:
+    session.expire_all()
+    return list(session.exec(select(CompressionJob).order_by(CompressionJob.id)).all())
+
+
+def test_jpeg_control_job_in_process(session):
+    from workers.tasks import compress, make_tiles
+
+    source = make_source(session)
+    [job_id] = compression.create_jobs(session, [source.id], [("91", Setting.low)])
+    assert compress.run(job_id) == "done"
+    job = job_rows(session)[0]
+    assert job.status == JobStatus.done and job.attempts == 1
+    recon = session.get(Reconstruction, job.reconstruction_id)
+    png = store_root() / recon.png_path
+    assert recon.blind_name == sha1_file(png)
+    assert png.parent.name == recon.blind_name[:2]
+    assert abs(recon.bpp - 0.25) < 0.1
+    assert recon.psnr > 20 and 0 < recon.ssim <= 1
+    assert recon.bitstream_bytes == (store_root() / recon.bitstream_path).stat().st_size
+    assert recon.bpp == pytest.approx(8 * recon.bitstream_bytes / (256 * 256))
+    # MS-SSIM needs sides over 160 px: a 256 px image has one, and says nothing is missing.
+    assert recon.ms_ssim is not None
+    assert make_tiles.run(recon.id) > 0
+    assert make_tiles.run(recon.id) == 0  # every tile already there
+
+    # Asking again creates no job; running the job again makes no second reconstruction.
+    assert compression.create_jobs(session, [source.id], [("91", Setting.low)]) == []
+    assert compress.run(job_id) == "done already"
+    assert len(session.exec(select(Reconstruction)).all()) == 1
+
+
+def test_codec_errors_are_recorded_on_the_job(session, tmp_path, monkeypatch):
+    from backend.core.config import get_settings
+    from workers.tasks import compress
+
+    monkeypatch.setenv("SCLIC_WEIGHTS_DIR", str(tmp_path / "empty-weights"))
+    get_settings.cache_clear()
+    source = make_source(session)
+    tiny = make_source(session, "coffee", size=8)
+    ids = compression.create_jobs(session, [source.id], [("01", Setting.low)])
+    ids += compression.create_jobs(session, [tiny.id], [("90", Setting.low)])
+    for job_id in ids:
+        assert compress.run(job_id) == "failed"
+    missing, too_small = job_rows(session)
+    assert missing.status == JobStatus.failed and "bmshj2018-hyperprior" in missing.error
+    assert too_small.status == JobStatus.failed and "small" in too_small.error.lower()
+    assert session.exec(select(Reconstruction)).all() == []
+    # The admin's retry puts a failed job back in the queue, once.
+    monkeypatch.setenv("REDIS_URL", "")
+    assert compression.retry_job(session, missing.id) in (True, False)
+
+
+# --- real Celery workers -----------------------------------------------------------------
+
+needs_redis = pytest.mark.skipif(
+    not os.environ.get("REDIS_URL") or not os.environ.get("DATABASE_URL"),
+    reason="real workers need DATABASE_URL and REDIS_URL",
+)
+
+FAKE_ENCODER = textwrap.dedent(
+    """
+    import shutil, sys, time
+    time.sleep(float(__import__("os").environ.get("FAKE_JPEGAI_DELAY", "0")))
+    shutil.copyfile(sys.argv[1], sys.argv[2])
+    """
+)
+FAKE_DECODER = "import shutil, sys\nshutil.copyfile(sys.argv[1], sys.argv[2])\n"
+
+
+def fake_jpegai(root: Path) -> Path:
+    """A stand-in with the reference software's layout and command line (it stores the PNG)."""
+    coders = root / "src" / "reco" / "coders"
+    coders.mkdir(parents=True)
+    for package in (root / "src", root / "src" / "reco", coders):
+        (package / "__init__.py").write_text("")
+    (coders / "encoder.py").write_text(FAKE_ENCODER)
+    (coders / "decoder.py").write_text(FAKE_DECODER)
+    (root / "cfg" / "profiles").mkdir(parents=True)
+    (root / "cfg" / "tools_off.json").write_text("{}")
+    (root / "cfg" / "profiles" / "oper_pointhop.json").write_text("{}")
+    return root
+
+
+@pytest.fixture()
+def redis_clean():
+    import redis
+
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+class Worker:
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers.celery_app",
+                "worker",
+                "-Q",
+                "gpu,cpu",
+                "--concurrency",
+                "1",
+                "--pool",
+                "prefork",
+                "--loglevel",
+                "INFO",
+                "-n",
+                f"test-{uuid.uuid4().hex[:6]}@%h",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def wait_for(predicate, timeout: float, what: str, log: Path | None = None):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    tail = log.read_text()[-3000:] if log and log.exists() else ""
+    raise AssertionError(f"timed out waiting for {what}\n{tail}")
+
+
+@pytest.fixture()
+def worker_env(data_dir, tmp_path, redis_clean):
+    env = os.environ.copy()
+    env.update(
+        SCLIC_DATA_DIR=str(data_dir),
+        SCLIC_JPEGAI_DIR=str(fake_jpegai(tmp_path / "jpegai")),
+        SCLIC_JPEGAI_PYTHON=sys.executable,
+        SCLIC_TASK_VISIBILITY_TIMEOUT_S="4",
+        FAKE_JPEGAI_DELAY="0",
+    )
+    return env
+
+
+@needs_redis
+@pytest.mark.worker
+def test_real_worker_runs_jobs_once_even_when_delivered_twice(session, worker_env, tmp_path):
+    from workers.celery_app import celery_app
+
+    source = make_source(session)
+    ids = compression.create_jobs(session, [source.id], [("91", Setting.low), ("06", Setting.high)])
+    worker = Worker(worker_env, tmp_path / "worker.log")
+    try:
+        compression.start_jobs(ids)
+        # A duplicate delivery of the same job.
+        celery_app.send_task("workers.tasks.compress", args=[ids[0]])
+        wait_for(
+            lambda: all(j.status == JobStatus.done for j in job_rows(session)),
+            120,
+            "both jobs done",
+            worker.log,
+        )
+        session.expire_all()
+        recons = session.exec(select(Reconstruction)).all()
+        assert sorted(r.codec_id for r in recons) == ["06", "91"]
+        # Tiles were made by the cpu queue's task after the reconstruction was stored.
+        wait_for(
+            lambda: any((store_root().parent / "tiles").rglob("*.jpg")), 60, "tiles", worker.log
+        )
+    finally:
+        worker.stop()
+
+
+@needs_redis
+@pytest.mark.worker
+def test_worker_killed_mid_job_loses_nothing(session, worker_env, tmp_path):
+    source = make_source(session)
+    [job_id] = compression.create_jobs(session, [source.id], [("06", Setting.low)])
+    slow = {**worker_env, "FAKE_JPEGAI_DELAY": "30"}
+    first = Worker(slow, tmp_path / "first.log")
+    try:
+        compression.start_jobs([job_id])
+        wait_for(
+            lambda: job_rows(session)[0].status == JobStatus.running, 60, "job running", first.log
+        )
+        time.sleep(1.0)
+        first.kill()
+    finally:
+        first.stop()
+    # Nothing half-written: no reconstruction, no temporary file in the store.
+    assert session.exec(select(Reconstruction)).all() == []
+    assert [
+        p for p in store_root().rglob("*") if p.is_file() and "reconstructions" in p.parts
+    ] == []
+    second = Worker(worker_env, tmp_path / "second.log")
+    try:
+        wait_for(
+            lambda: job_rows(session)[0].status == JobStatus.done,
+            120,
+            "job done on the next worker",
+            second.log,
+        )
+    finally:
+        second.stop()
+    job = job_rows(session)[0]
+    assert job.attempts == 2
+    assert len(session.exec(select(Reconstruction)).all()) == 1

@@ -1,0 +1,150 @@
+"""Celery tasks. Each takes ids, re-reads its rows, and returns quietly when the work is done
+already or the row is gone, so a duplicate delivery or a re-run does no harm."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+
+from backend.core.config import get_settings
+from backend.core.db import get_engine
+from backend.models import CompressionJob, JobStatus, Reconstruction, SourceImage, utcnow
+from backend.services.images import add_reconstruction_row, find_reconstruction
+from backend.services.store import absolute, store_root
+from backend.services.tasks import enqueue
+from workers.celery_app import celery_app
+
+log = logging.getLogger("sclic.workers")
+
+# Failures worth another try: the database or the broker was briefly away.
+TRANSIENT = (OperationalError, ConnectionError, TimeoutError)
+
+
+def _session() -> Session:
+    return Session(get_engine(), expire_on_commit=False)
+
+
+def _finish(session: Session, job: CompressionJob, status: JobStatus, **values: Any) -> None:
+    job.status = status
+    job.updated_at = utcnow()
+    for key, value in values.items():
+        setattr(job, key, value)
+    session.add(job)
+    session.commit()
+
+
+@celery_app.task(
+    bind=True,
+    name="workers.tasks.compress",
+    autoretry_for=TRANSIENT,
+    retry_backoff=2,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=get_settings().task_max_retries,
+)
+def compress(self: Any, job_id: int) -> str:
+    """Compress one source image with one codec at one setting (a ``CompressionJob``)."""
+    from workers.codecs.errors import CodecError
+    from workers.codecs.pipeline import run_one
+
+    with _session() as session:
+        job = session.get(CompressionJob, job_id)
+        if job is None:
+            return "gone"
+        source = session.get(SourceImage, job.source_image_id)
+        if source is None:
+            _finish(session, job, JobStatus.failed, error="the source image was removed")
+            return "failed"
+        existing = find_reconstruction(session, source.id, job.codec_id, job.setting)  # type: ignore[arg-type]
+        if existing is not None:
+            _finish(session, job, JobStatus.done, reconstruction_id=existing.id, error=None)
+            return "done already"
+        _finish(session, job, JobStatus.running, attempts=job.attempts + 1, error=None)
+        try:
+            result = run_one(
+                job.codec_id,
+                job.setting.value,
+                absolute(source.prepared_path),
+                store_root() / "reconstructions",
+                device=get_settings().codec_device,
+                weights_dir=get_settings().weights_dir,
+            )
+        except CodecError as exc:
+            # A codec's own refusal (missing weights, image too small, program crashed) does
+            # not get better by retrying: record it for the admin, who can retry by hand.
+            log.warning("job %s failed: %s", job_id, exc)
+            _finish(session, job, JobStatus.failed, error=f"{type(exc).__name__}: {exc}")
+            return "failed"
+        except TRANSIENT:
+            _finish(session, job, JobStatus.queued, error="transient failure, retrying")
+            raise
+        except Exception as exc:
+            log.exception("job %s crashed", job_id)
+            _finish(session, job, JobStatus.failed, error=f"{type(exc).__name__}: {exc}")
+            return "failed"
+        root = store_root()
+        recon = add_reconstruction_row(
+            session,
+            source,
+            codec_id=job.codec_id,
+            setting=job.setting,
+            blind_name=result["blind_name"],
+            png_relpath=_relative(Path(result["reconstruction_path"]), root),
+            bitstream_relpath=_relative(Path(result["bitstream_path"]), root),
+            width=result["width"],
+            height=result["height"],
+            measures={
+                **result,
+                "params": {
+                    **result.get("params", {}),
+                    "level": result.get("level"),
+                    "target_bpp": result.get("target_bpp"),
+                    "ms_ssim_reason": result.get("ms_ssim_reason"),
+                    "worker": socket.gethostname(),
+                },
+            },
+        )
+        _finish(session, job, JobStatus.done, reconstruction_id=recon.id, error=None)
+        recon_id = recon.id
+    enqueue("make_tiles", recon_id)  # type: ignore[arg-type]
+    return "done"
+
+
+def _relative(path: Path, root: Path) -> str:
+    return str(path.resolve().relative_to(root.resolve()))
+
+
+@celery_app.task(
+    bind=True,
+    name="workers.tasks.make_tiles",
+    autoretry_for=TRANSIENT,
+    retry_backoff=2,
+    max_retries=get_settings().task_max_retries,
+)
+def make_tiles(self: Any, reconstruction_id: int) -> int:
+    """Pre-render the tile pyramids of a reconstruction, its original and their difference map,
+    so the first labeler to open the pair finds every tile ready."""
+    from backend.iiif import ResolvedImage, TileService
+
+    with _session() as session:
+        recon = session.get(Reconstruction, reconstruction_id)
+        if recon is None:
+            return 0
+        source = session.get(SourceImage, recon.source_image_id)
+        if source is None:
+            return 0
+        original = absolute(source.prepared_path)
+        reconstruction = absolute(recon.png_path)
+        images = [
+            ResolvedImage(recon.blind_name, "image", reconstruction),
+            ResolvedImage(source.prepared_sha1, "image", original),
+            ResolvedImage(f"{recon.blind_name}-diff", "diff", original, reconstruction),
+        ]
+    settings = get_settings()
+    service = TileService(settings.tile_cache_dir, tile_size=settings.tile_size)
+    return sum(service.pregenerate(image) for image in images)
