@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from backend.api.main import api_router
 from backend.core.config import get_settings
 from backend.iiif import TileService, legend_png
-from backend.iiif.routes import build_iiif_app
+from backend.iiif.routes import IIIFFirst, build_iiif_app
 from backend.services.image_access import IDENTIFIER_RE, ImageAccess
 from backend.views import admin, labeler
 from backend.views.admin import agreement as agreement_views
@@ -73,4 +73,8 @@ def _mount_iiif(app: FastAPI) -> None:
     def difference_legend() -> Response:
         return Response(legend, media_type="image/png", headers={"Cache-Control": "max-age=86400"})
 
-    app.mount("/iiif/3", build_iiif_app(service, image_access, identifier_pattern=IDENTIFIER_RE))
+    iiif_app = build_iiif_app(service, image_access, identifier_pattern=IDENTIFIER_RE)
+    app.mount("/iiif/3", iiif_app)
+    # Tile requests skip the application's route matching, which costs more than serving a
+    # warm tile; the IIIF app renders its own errors (401 from the resolver included).
+    app.add_middleware(IIIFFirst, iiif=iiif_app, prefix="/iiif/3")

@@ -106,6 +106,7 @@ def test_admin_creates_a_study_through_the_form(client: TestClient, session: Ses
     study = session.exec(select(AgreementStudy)).one()
     assert response.headers["location"] == f"/admin/agreement/{study.id}"
     assert _count(session, Assignment) == 6
+    session.expire_all()
     for batch in session.exec(select(Batch)):
         assert batch.annotate_all_instances
 
@@ -123,6 +124,7 @@ def test_missing_csrf_token_is_refused(client: TestClient, session: Session) -> 
     ann, ben = make_user(session, "ann"), make_user(session, "ben")
     one = make_batch(session, None, 1)
     login(client, "boss")
+    del client.headers["X-CSRF-Token"]  # a plain form post carries only its field
     response = client.post(
         "/admin/agreement",
         data={
@@ -175,7 +177,7 @@ def test_bad_form_shows_the_error_and_writes_nothing(
 # --- runs --------------------------------------------------------------------------------------
 
 
-def _run(client: TestClient, token: str, study_id: int, **fields: object):  # type: ignore[no-untyped-def]
+def _run(client: TestClient, token: str, study_id: int | None, **fields: object):  # type: ignore[no-untyped-def]
     data = {"csrf_token": token, "rule": "paper", "bootstrap": "100", "seed": "0", **fields}
     return client.post(f"/admin/agreement/{study_id}/runs", data=data, follow_redirects=False)
 
