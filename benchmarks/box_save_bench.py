@@ -7,6 +7,8 @@ Target (issue 2): p99 ≤ 30 ms with 20 concurrent labelers; zero lost writes.
 from __future__ import annotations
 
 import asyncio
+import os
+import random
 import sys
 import time
 from pathlib import Path
@@ -40,8 +42,15 @@ def seed(prefix: str, seed0: int) -> list[tuple[str, str]]:
     return out
 
 
-async def labeler(base: str, username: str, blind: str, latencies: list[float]) -> tuple[int, int]:
-    """Returns (boxes the server confirmed as live, boxes it lists at the end)."""
+async def labeler(
+    base: str, username: str, blind: str, latencies: list[float], think_s: float
+) -> tuple[int, int]:
+    """Returns (boxes the server confirmed as live, boxes it lists at the end).
+
+    ``think_s`` is the mean pause between two actions (exponentially distributed); 0 sends the
+    next write as soon as the last one is answered, far faster than any person draws boxes.
+    """
+    rng = random.Random(username)
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
         r = await client.post(
             "/api/v1/auth/login", json={"username": username, "password": PASSWORD}
@@ -49,6 +58,8 @@ async def labeler(base: str, username: str, blind: str, latencies: list[float]) 
         client.headers["X-CSRF-Token"] = r.json()["csrf_token"]
         live: dict[str, int] = {}
         for op in range(OPS_PER_LABELER):
+            if think_s:
+                await asyncio.sleep(rng.expovariate(1 / think_s))
             t0 = time.perf_counter()
             if op % 3 == 2 and live:
                 box_id, version = next(iter(live.items()))
@@ -76,10 +87,10 @@ async def labeler(base: str, username: str, blind: str, latencies: list[float]) 
         return len(live), len(stored)
 
 
-async def main_async(base: str, users: list[tuple[str, str]]) -> None:
+async def main_async(base: str, users: list[tuple[str, str]], think_s: float) -> None:
     latencies: list[float] = []
     t0 = time.perf_counter()
-    results = await asyncio.gather(*(labeler(base, u, b, latencies) for u, b in users))
+    results = await asyncio.gather(*(labeler(base, u, b, latencies, think_s) for u, b in users))
     elapsed = time.perf_counter() - t0
     expected = sum(r[0] for r in results)
     stored = sum(r[1] for r in results)
@@ -96,10 +107,11 @@ async def main_async(base: str, users: list[tuple[str, str]]) -> None:
 def main() -> None:
     with scratch_database():
         for workers in (1, 2):
-            users = seed(f"w{workers}lab", 100 * workers)
-            with uvicorn_server(workers=workers) as base:
-                print(f"--- uvicorn workers: {workers}")
-                asyncio.run(main_async(base, users))
+            for think_s in (1.0, 0.0):
+                users = seed(f"w{workers}t{think_s:.0f}lab", 100 * workers + int(50 * think_s))
+                with uvicorn_server(workers=workers) as base:
+                    print(f"--- uvicorn workers: {workers}, load {os.getloadavg()[0]:.2f}")
+                    asyncio.run(main_async(base, users, think_s))
 
 
 if __name__ == "__main__":

@@ -60,8 +60,14 @@ def seed(folder: Path) -> tuple[str, str, int]:
             height=side,
         )
         recon = register_reconstruction(
-            session, source, codec_id="91", setting=Setting.low,
-            png_bytes=reconstruction.read_bytes(), bitstream=None, width=side, height=side,
+            session,
+            source,
+            codec_id="91",
+            setting=Setting.low,
+            png_bytes=reconstruction.read_bytes(),
+            bitstream=None,
+            width=side,
+            height=side,
         )
         batch = Batch(number=1, name="bench")
         session.add(batch)
@@ -87,10 +93,29 @@ def wrk_script(paths: list[str], cookie: str, folder: Path) -> Path:
 
 def start_platform(port: int, workers: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "backend.main:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-         "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"],
-        cwd=Path(__file__).resolve().parents[1], env=os.environ.copy(), start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "backend.main:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=Path(__file__).resolve().parents[1],
+        env=os.environ.copy(),
+        start_new_session=True,
     )
 
 
@@ -156,14 +181,20 @@ def main() -> None:
             finally:
                 stop(nginx)
     nginx_rps = next((r["rps"] for label, r in results if label.startswith("nginx")), None)
-    print(f"\nwarm tiles through the platform, {args.connections} connections, {os.cpu_count()} CPUs")
-    print(f"{'server':<24} {'tiles/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} "
-          f"{'cpu us':>7} {'load':>5} {'vs nginx':>8}")
+    print(
+        f"\nwarm tiles through the platform, {args.connections} connections, {os.cpu_count()} CPUs"
+    )
+    print(
+        f"{'server':<24} {'tiles/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} "
+        f"{'cpu us':>7} {'load':>5} {'vs nginx':>8}"
+    )
     for label, r in results:
         ratio = f"{r['rps'] / nginx_rps:.3f}" if nginx_rps else "-"
-        print(f"{label:<24} {r['rps']:>8.0f} {r['p50']:>7.2f} {r['p99']:>7.2f} "
-              f"{int(r['non2xx'] + r['socket_errors']):>6} {r['cpu_us']:>7.1f} {r['load']:>5.2f} "
-              f"{ratio:>8}")
+        print(
+            f"{label:<24} {r['rps']:>8.0f} {r['p50']:>7.2f} {r['p99']:>7.2f} "
+            f"{int(r['non2xx'] + r['socket_errors']):>6} {r['cpu_us']:>7.1f} {r['load']:>5.2f} "
+            f"{ratio:>8}"
+        )
 
 
 if __name__ == "__main__":
