@@ -212,6 +212,7 @@ def demo(
     from backend.core.db import get_engine
     from backend.core.migrate import upgrade_head
     from backend.demo import DEMO_USERS, load_demo_data
+    from backend.services.tasks import drain_local_tasks
     from workers.tasks import compress
 
     upgrade_head()
@@ -224,6 +225,8 @@ def demo(
                 run_job=compress.run,
                 progress=lambda msg: progress.update(task, description=msg),
             )
+        progress.update(task, description="making tiles")
+        drain_local_tasks()
     console.print(f"[bold]sclic demo[/bold] at http://{settings.host}:{settings.port}/")
     console.print(f"data folder: {settings.data_dir}")
     console.print(

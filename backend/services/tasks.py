@@ -42,3 +42,11 @@ def _run_local(task_name: str, args: tuple[int | str, ...]) -> object:
     except Exception:
         log.exception("in-process task %s%r failed", task_name, args)
         raise
+
+
+def drain_local_tasks() -> None:
+    """Wait for every in-process task (embedded mode) to finish; used before a CLI exits."""
+    global _local_pool
+    if _local_pool is not None:
+        _local_pool.shutdown(wait=True)
+        _local_pool = None

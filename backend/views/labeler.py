@@ -128,5 +128,6 @@ def workspace_page(
                 "annotate_all_instances": batch.annotate_all_instances,
             },
             start_index=start_index,
+            diff_scale=request.app.state.tile_service.diff_scale,
         ),
     )

@@ -1,0 +1,148 @@
+"""Bare model time against the full per-image pipeline (``run_one``), for neural codecs.
+
+Bare: ``compress`` + ``decompress`` of an already padded tensor with a loaded model. Pipeline:
+:func:`workers.codecs.pipeline.run_one` (read PNG, encode, decode, PSNR/SSIM/MS-SSIM, PNG
+encode, SHA-1 blind name, atomic writes). Codecs: the shipped demo codec ("90") and C1 ("01",
+random weights saved in the zoo's format in a temporary folder). Sizes 768×512 and 2304×1536
+(the paper's largest side, section 3.1); CPU, and CUDA when present. Prints medians; asserts
+nothing.
+
+    python -m benchmarks.codec_bench [--repeats 3] [--sizes 768x512 2304x1536]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def source_image(width: int, height: int) -> np.ndarray:
+    """A photograph (scikit-image's coffee) resized to ``width`` × ``height``."""
+    from skimage import data
+
+    image = Image.fromarray(data.coffee()).resize((width, height), Image.Resampling.LANCZOS)
+    return np.asarray(image)
+
+
+def random_c1_weights(folder: Path) -> Path:
+    """A random ``bmshj2018-hyperprior`` quality-3 checkpoint named as the zoo names files."""
+    import torch
+    from compressai.models import ScaleHyperprior
+
+    from workers.codecs.checkpoints import checkpoint_name, sha256_file
+    from workers.codecs.zoo import channels
+
+    torch.manual_seed(0)
+    tmp = folder / "c1.tmp"
+    torch.save(ScaleHyperprior(*channels(3)).state_dict(), tmp)
+    tmp.rename(folder / checkpoint_name("bmshj2018-hyperprior-3", sha256_file(tmp)))
+    return folder
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench(
+    codec_id: str,
+    setting: str,
+    src: Path,
+    out: Path,
+    device: str,
+    weights: Path | None,
+    repeats: int,
+) -> dict[str, float]:
+    import torch
+
+    from workers.codecs.neural import HyperpriorCodec, pad_to_multiple, rgb_to_tensor
+    from workers.codecs.pipeline import read_png, run_one
+    from workers.codecs.registry import build_codec, get_entry
+
+    codec = build_codec(codec_id, weights, device)
+    assert isinstance(codec, HyperpriorCodec)
+    level = get_entry(codec_id).setting(setting).level
+    assert level is not None
+    model = codec.loaded(level).model
+    x = pad_to_multiple(rgb_to_tensor(read_png(src), codec.device))
+
+    def bare() -> None:
+        with torch.inference_mode():
+            enc = model.compress(x)
+            model.decompress(enc["strings"], enc["shape"])
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    rows: list[dict[str, float]] = []
+
+    def pipeline() -> None:
+        rows.append(run_one(codec_id, setting, src, out, device, weights))
+
+    bare()
+    pipeline()
+    rows.clear()
+    bare_s = median_time(bare, repeats)
+    pipe_s = median_time(pipeline, repeats)
+    parts = {
+        key: statistics.median(r[key] for r in rows)
+        for key in ("encode_s", "decode_s", "metrics_s", "store_s")
+    }
+    return {"bare_s": bare_s, "pipeline_s": pipe_s, **parts, "bpp": rows[-1]["bpp"]}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    import torch
+
+    parser = argparse.ArgumentParser(description="codec pipeline overhead")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sizes", nargs="+", default=["768x512", "2304x1536"])
+    parser.add_argument("--codecs", nargs="+", default=["90", "01"])
+    parser.add_argument("--setting", default="low")
+    args = parser.parse_args(argv)
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; devices {devices}")
+    header = (
+        f"{'codec':5} {'size':>10} {'device':6} {'bare s':>8} {'pipe s':>8} {'ratio':>6} "
+        f"{'enc s':>7} {'dec s':>7} {'metr s':>7} {'store s':>7} {'bpp':>6}"
+    )
+    print(header)
+    with tempfile.TemporaryDirectory(prefix="sclic-bench-") as tmp:
+        root = Path(tmp)
+        weights = random_c1_weights(root)
+        for size in args.sizes:
+            width, height = (int(v) for v in size.split("x"))
+            src = root / f"src-{size}.png"
+            Image.fromarray(source_image(width, height)).save(src)
+            for codec_id in args.codecs:
+                for device in devices:
+                    r = bench(
+                        codec_id,
+                        args.setting,
+                        src,
+                        root / "out",
+                        device,
+                        weights if codec_id == "01" else None,
+                        args.repeats,
+                    )
+                    print(
+                        f"{codec_id:5} {size:>10} {device:6} {r['bare_s']:8.3f} "
+                        f"{r['pipeline_s']:8.3f} {r['pipeline_s'] / r['bare_s']:6.3f} "
+                        f"{r['encode_s']:7.3f} {r['decode_s']:7.3f} {r['metrics_s']:7.3f} "
+                        f"{r['store_s']:7.3f} {r['bpp']:6.3f}",
+                        flush=True,
+                    )
+
+
+if __name__ == "__main__":
+    main()
