@@ -36,7 +36,7 @@ def scratch_database() -> Iterator[tuple[str, Path]]:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = SERVER_URL.rsplit("/", 1)[0] + "/" + name
     with tempfile.TemporaryDirectory(prefix="sclic-bench-") as data:
-        os.environ.update(DATABASE_URL=url, SCLIC_DATA_DIR=data, SCLIC_SECRET_KEY="bench-secret")
+        os.environ.update(DATABASE_URL=url, SCLIC_DATA_DIR=data)
         os.environ.pop("REDIS_URL", None)
         from backend.core.config import get_settings
         from backend.core.db import reset_engines

@@ -52,7 +52,6 @@ def migrated(database_url: str | None, tmp_path_factory: pytest.TempPathFactory)
 
 def _apply_env(database_url: str | None, data_dir: Path) -> None:
     os.environ["SCLIC_DATA_DIR"] = str(data_dir)
-    os.environ["SCLIC_SECRET_KEY"] = "test-secret"
     if database_url:
         os.environ["DATABASE_URL"] = database_url
     else:

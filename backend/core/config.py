@@ -6,15 +6,13 @@ platform runs embedded: SQLite in the data folder and tasks executed in-process.
 
 from __future__ import annotations
 
-import secrets
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEMO_SECRET = "sclic-demo-secret-not-for-production"
 
 
 class Settings(BaseSettings):
@@ -30,12 +28,10 @@ class Settings(BaseSettings):
     weights_dir: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8000
-    secret_key: str = DEMO_SECRET
     demo_mode: bool = False
     demo_password: str = "demo"
     session_max_age_s: int = 14 * 24 * 3600
     cookie_secure: bool = False
-    max_box_side: int = 100_000
     tile_size: int = 256
     # Preparation (paper, section 3.1): sides cut to multiples of 16, longest side at most 2304.
     prepare_multiple: int = 16
@@ -46,15 +42,6 @@ class Settings(BaseSettings):
     task_visibility_timeout_s: int = 1800
     task_max_retries: int = 5
     codec_device: str | None = None  # "cpu" or "cuda"; default: cuda when present
-
-    @model_validator(mode="after")
-    def _refuse_default_secret_outside_demo(self) -> Settings:
-        if self.secret_key == DEMO_SECRET and not self.demo_mode and self.database_url:
-            raise ValueError(
-                "SCLIC_SECRET_KEY must be set when running on a configured database "
-                "outside demo mode"
-            )
-        return self
 
     @property
     def embedded(self) -> bool:
@@ -85,10 +72,6 @@ class Settings(BaseSettings):
     @property
     def effective_weights_dir(self) -> Path:
         return self.weights_dir or self.data_dir / "weights"
-
-    @cached_property
-    def session_secret(self) -> str:
-        return self.secret_key or secrets.token_hex(32)
 
 
 @lru_cache(maxsize=1)
