@@ -13,6 +13,7 @@ from rich.progress import Progress
 
 from backend.agreement.cli import agreement_app
 from backend.core.config import get_settings
+from backend.ingest.cli import ingest_command
 from backend.models import Role
 
 app = typer.Typer(help="sclic: datasets of miscompressions.", no_args_is_help=True)
@@ -24,6 +25,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(codecs_app, name="codecs")
+app.command("ingest")(ingest_command)
 app.add_typer(agreement_app, name="agreement", help="Inter-labeler agreement on grid units.")
 
 console = Console(stderr=True)

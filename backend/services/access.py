@@ -2,37 +2,53 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from dataclasses import dataclass
 
-from backend.models import Assignment, BatchItem, Reconstruction, Role, SourceImage, User
+from sqlmodel import Session, col, select
+
+from backend.models import Assignment, Batch, BatchItem, Reconstruction, Role, SourceImage, User
 
 
-def item_for_user(
-    session: Session, user: User, blind_name: str
-) -> tuple[Reconstruction, bool] | None:
-    """The reconstruction named ``blind_name`` if ``user`` may see it, and whether it is in one
-    of her own batches (only then may she write to it); else None.
+@dataclass(frozen=True)
+class ItemAccess:
+    recon: Reconstruction
+    assigned: bool  # in one of the user's own batches
+    writable: bool  # in one of her batches that is not locked
+
+
+def item_for_user(session: Session, user: User, blind_name: str) -> ItemAccess | None:
+    """The reconstruction named ``blind_name`` if ``user`` may see it, with whether it is in
+    her own batches and whether one of those is still open for writing; else None.
 
     Not found and not allowed look the same to the caller, so nothing leaks about other
     labelers' items.
     """
-    assigned = (
-        select(Assignment.id)
-        .join(BatchItem, BatchItem.batch_id == Assignment.batch_id)  # type: ignore[arg-type]
-        .where(
-            Assignment.labeler_id == user.id,
-            BatchItem.reconstruction_id == Reconstruction.id,
+
+    def held(*, unlocked_only: bool):  # type: ignore[no-untyped-def]
+        query = (
+            select(Assignment.id)
+            .join(BatchItem, BatchItem.batch_id == Assignment.batch_id)  # type: ignore[arg-type]
+            .where(
+                Assignment.labeler_id == user.id,
+                BatchItem.reconstruction_id == Reconstruction.id,
+            )
         )
-        .exists()
-    )
+        if unlocked_only:
+            query = query.join(Batch, Batch.id == Assignment.batch_id).where(  # type: ignore[arg-type]
+                col(Batch.locked).is_(False)
+            )
+        return query.exists()
+
     row = session.exec(
-        select(Reconstruction, assigned).where(Reconstruction.blind_name == blind_name)
+        select(Reconstruction, held(unlocked_only=False), held(unlocked_only=True)).where(
+            Reconstruction.blind_name == blind_name
+        )
     ).first()
     if row is None:
         return None
-    recon, is_own = row
-    if is_own or user.role == Role.admin:
-        return recon, bool(is_own)
+    recon, assigned, writable = row
+    if assigned or user.role == Role.admin:
+        return ItemAccess(recon, bool(assigned), bool(writable))
     return None
 
 

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, update
+from sqlalchemy import func, insert, update
 from sqlmodel import Session, col, select
 
 from backend.models import CompressionJob, JobStatus, Setting, utcnow
@@ -16,28 +16,46 @@ from backend.services.tasks import enqueue
 def create_jobs(
     session: Session, source_ids: Iterable[int], codec_settings: Iterable[tuple[str, Setting]]
 ) -> list[int]:
-    """Add the missing jobs and return the ids of every job that should run (new or failed).
+    """Add the missing jobs and return their ids, in one query and one bulk insert.
 
-    Existing queued/running/done jobs are left alone, so asking twice enqueues nothing twice.
+    Existing jobs are left alone whatever their state, so asking twice enqueues nothing twice;
+    failed jobs are re-run through :func:`retry_job`.
     """
-    pairs = list(codec_settings)
-    to_run: list[int] = []
-    for source_id in source_ids:
-        for codec_id, setting in pairs:
-            job = session.exec(
-                select(CompressionJob).where(
-                    CompressionJob.source_image_id == source_id,
-                    CompressionJob.codec_id == codec_id,
-                    CompressionJob.setting == setting,
-                )
-            ).first()
-            if job is None:
-                job = CompressionJob(source_image_id=source_id, codec_id=codec_id, setting=setting)
-                session.add(job)
-                session.flush()
-                to_run.append(job.id)  # type: ignore[arg-type]
+    sources = sorted(set(source_ids))
+    pairs = list(dict.fromkeys(codec_settings))
+    if not sources or not pairs:
+        return []
+    existing = {
+        (source_id, codec_id, Setting(setting))
+        for source_id, codec_id, setting in session.exec(
+            select(
+                CompressionJob.source_image_id, CompressionJob.codec_id, CompressionJob.setting
+            ).where(col(CompressionJob.source_image_id).in_(sources))
+        ).all()
+    }
+    now = utcnow()
+    rows = [
+        {
+            "source_image_id": source_id,
+            "codec_id": codec_id,
+            "setting": setting,
+            "status": JobStatus.queued,
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for source_id in sources
+        for codec_id, setting in pairs
+        if (source_id, codec_id, setting) not in existing
+    ]
+    if not rows:
+        return []
+    ids = session.scalars(
+        insert(CompressionJob).returning(CompressionJob.id),
+        rows,  # type: ignore[arg-type]
+    ).all()
     session.commit()
-    return to_run
+    return sorted(int(i) for i in ids)
 
 
 def start_jobs(job_ids: Iterable[int]) -> None:

@@ -36,6 +36,8 @@ def home(principal: OptionalPrincipal) -> RedirectResponse:
         return RedirectResponse("/login", status.HTTP_303_SEE_OTHER)
     if principal.user.role == Role.admin:
         return RedirectResponse("/admin", status.HTTP_303_SEE_OTHER)
+    if principal.user.role == Role.researcher:
+        return RedirectResponse("/admin/prescreen", status.HTTP_303_SEE_OTHER)
     return RedirectResponse("/batches", status.HTTP_303_SEE_OTHER)
 
 

@@ -8,7 +8,7 @@ from backend.api.deps import LabelerUser, SessionDep
 from backend.api.routes.batches import review_out
 from backend.models import Annotation, Reconstruction, Review, User
 from backend.schemas import AnnotationOut, BoxIn, BoxPatch, ListOf, ReviewIn, ReviewOut
-from backend.services import access, labeling
+from backend.services import access, assignments, labeling
 
 router = APIRouter(tags=["annotations"])
 
@@ -24,17 +24,21 @@ def _item(session: Session, user: User, blind_name: str) -> Reconstruction:
     found = access.item_for_user(session, user, blind_name)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such item")
-    return found[0]
+    return found.recon
 
 
 def _writable_item(session: Session, user: User, blind_name: str) -> Reconstruction:
     found = access.item_for_user(session, user, blind_name)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such item")
-    recon, is_own = found
-    if not is_own:
+    if not found.assigned:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this item is not in one of your batches")
-    return recon
+    if not found.writable:
+        raise HTTPException(status.HTTP_423_LOCKED, LOCKED)
+    return found.recon
+
+
+LOCKED = "this batch was finished and locked by an admin"
 
 
 def _conflict(current: Annotation | Review | None) -> JSONResponse:
@@ -76,6 +80,8 @@ def _own(session: Session, user: User, annotation_id: str) -> Annotation:
     ann = labeling.own_box(session, user, annotation_id)
     if ann is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such annotation")
+    if not assignments.is_writable(session, user.id, ann.reconstruction_id):  # type: ignore[arg-type]
+        raise HTTPException(status.HTTP_423_LOCKED, LOCKED)
     return ann
 
 

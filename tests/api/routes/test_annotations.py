@@ -224,3 +224,24 @@ def test_admin_sees_all_batches(client, session, labeled):
         login(admin, "root")
         data = admin.get("/api/v1/batches").json()["data"]
         assert [(b["id"], b["labeler"]) for b in data] == [(labeled.batch.id, "ana")]
+
+
+def test_locked_batch_refuses_every_write(client, labeled, session):
+    recon = labeled.items[0]
+    box = client.post(_url(recon), json={"x": 1, "y": 2, "w": 3, "h": 4}).json()
+    labeled.batch.locked = True
+    session.add(labeled.batch)
+    session.commit()
+    review = {"done": True, "multi": False, "multi_types": [], "appearance_note": "", "note": ""}
+    responses = [
+        client.post(_url(recon), json={"x": 5, "y": 5, "w": 5, "h": 5}),
+        client.patch(
+            f"/api/v1/annotations/{box['id']}", json={"x": 9, "y": 9, "w": 9, "h": 9, "version": 1}
+        ),
+        client.delete(f"/api/v1/annotations/{box['id']}?version=1"),
+        client.put(f"/api/v1/items/{recon.blind_name}/review", json={**review, "version": 0}),
+    ]
+    assert [r.status_code for r in responses] == [423] * 4
+    assert "locked" in responses[0].json()["detail"]
+    # Reading still works, and nothing changed.
+    assert client.get(_url(recon)).json()["data"] == [box]

@@ -1,0 +1,213 @@
+"""Compression page: start jobs for chosen images and codecs, follow them, retry failures.
+
+Paper, section 3.1 and appendix 1.4: each image is compressed with each chosen codec at a low and
+a high setting. Jobs run on the workers (see :mod:`backend.services.compression`); the page's
+status widget shows progress per codec and setting, polls itself while anything is queued or
+running and stops once all have finished, and lists failures with the codec's reason and a
+retry button.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import Form, Request, status
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from backend.api.deps import Principal, SessionDep
+from backend.models import (
+    CompressionJob,
+    JobStatus,
+    Setting,
+    SourceDataset,
+    SourceImage,
+    SourceStatus,
+)
+from backend.planning.halves import SETTINGS
+from backend.services import compression
+from backend.services.anonymise import CANCELLED
+from backend.views.admin import router
+from backend.views.admin.common import AdminForm, AdminPage, back, is_htmx, render
+from backend.views.admin.plans import codec_choices
+from workers.codecs.registry import REGISTRY
+
+FormList = Annotated[list[str] | None, Form()]
+MAX_IDS = 100_000
+_RANGE = re.compile(r"^(\d{1,10})(?:\s*-\s*(\d{1,10}))?$")
+
+
+class ChoiceError(ValueError):
+    pass
+
+
+def parse_ids(text: str) -> list[int]:
+    """Source ids from "3, 7, 10-20" (ranges inclusive), refusing anything else."""
+    ids: set[int] = set()
+    for part in filter(None, (p.strip() for p in text.replace(";", ",").split(","))):
+        match = _RANGE.match(part)
+        if match is None:
+            raise ChoiceError(f"not an id or a range of ids: {part[:30]!r}")
+        low = int(match[1])
+        high = int(match[2] or match[1])
+        if high < low or high - low >= MAX_IDS or len(ids) + high - low >= MAX_IDS:
+            raise ChoiceError(f"the range {part[:30]!r} is empty or too large")
+        ids.update(range(low, high + 1))
+    return sorted(ids)
+
+
+def _status_context(session: Session) -> dict[str, Any]:
+    rows = compression.progress(session)
+    names = {c["id"]: c["name"] for c in codec_choices()}
+    failures = compression.failures(session, limit=100)
+    return {
+        "rows": rows,
+        "names": names,
+        "failures": failures,
+        "cancelled": CANCELLED,
+        "polling": any(not r.finished for r in rows),
+        "n_failed": sum(r.counts.get("failed", 0) for r in rows),
+    }
+
+
+def _datasets(session: Session) -> list[str]:
+    return list(session.exec(select(SourceDataset.name).order_by(col(SourceDataset.name))).all())
+
+
+def _page(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    *,
+    values: dict[str, object] | None = None,
+    error: str = "",
+    status_code: int = status.HTTP_200_OK,
+) -> HTMLResponse:
+    return render(
+        request,
+        "admin/compression.html",
+        principal,
+        status_code=status_code,
+        nav="compression",
+        codecs=codec_choices(),
+        settings=SETTINGS,
+        datasets=_datasets(session),
+        values=values or {"scope": "all", "codecs": [], "settings": list(SETTINGS)},
+        error=error,
+        **_status_context(session),
+    )
+
+
+@router.get("/compression", response_class=HTMLResponse)
+def compression_page(request: Request, session: SessionDep, principal: AdminPage) -> HTMLResponse:
+    """The page, or only the status widget when htmx polls it."""
+    if is_htmx(request):
+        return render(
+            request,
+            "admin/partials/compression_status.html",
+            principal,
+            **_status_context(session),
+        )
+    return _page(request, session, principal)
+
+
+def _sources(session: Session, scope: str, dataset: str, ids: str) -> list[int]:
+    query = select(SourceImage.id).where(SourceImage.status == SourceStatus.prepared)
+    if scope == "dataset":
+        found = session.exec(select(SourceDataset.id).where(SourceDataset.name == dataset)).first()
+        if found is None:
+            raise ChoiceError("choose one of the source datasets")
+        query = query.where(SourceImage.dataset_id == found)
+    elif scope == "ids":
+        wanted = parse_ids(ids)
+        if not wanted:
+            raise ChoiceError("give at least one source id")
+        wanted_set = set(wanted)
+        chosen = [int(i) for i in session.exec(query).all() if i is not None and i in wanted_set]
+        unknown = len(wanted) - len(chosen)
+        if unknown:
+            raise ChoiceError(f"{unknown} of the ids are not prepared source images")
+        return chosen
+    elif scope != "all":
+        raise ChoiceError("choose which images to compress")
+    return [int(i or 0) for i in session.exec(query.order_by(col(SourceImage.id))).all()]
+
+
+@router.post("/compression", response_model=None)
+def compression_start(
+    request: Request,
+    session: SessionDep,
+    principal: AdminForm,
+    scope: Annotated[str, Form(max_length=10)] = "all",
+    dataset: Annotated[str, Form(max_length=200)] = "",
+    ids: Annotated[str, Form(max_length=20_000)] = "",
+    codecs: FormList = None,
+    settings: FormList = None,
+) -> Response:
+    """Queue a job per chosen image, codec and setting that has none yet."""
+    values: dict[str, object] = {
+        "scope": scope,
+        "dataset": dataset,
+        "ids": ids,
+        "codecs": (codecs or [])[:20],
+        "settings": (settings or [])[:4],
+    }
+    try:
+        chosen_codecs = list(dict.fromkeys(codecs or []))
+        if not chosen_codecs or any(c not in REGISTRY for c in chosen_codecs):
+            raise ChoiceError("choose at least one registered codec")
+        chosen_settings = [s for s in SETTINGS if s in (settings or [])]
+        if not chosen_settings:
+            raise ChoiceError("choose the low setting, the high setting or both")
+        source_ids = _sources(session, scope, dataset, ids)
+        if not source_ids:
+            raise ChoiceError("no prepared source image matches")
+    except ChoiceError as exc:
+        return _page(
+            request,
+            session,
+            principal,
+            values=values,
+            error=str(exc),
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+    pairs = [(c, Setting(s)) for c in chosen_codecs for s in chosen_settings]
+    new_ids = compression.create_jobs(session, source_ids, pairs)
+    compression.start_jobs(new_ids)
+    return back(
+        "/admin/compression",
+        f"{len(new_ids)} jobs queued for {len(source_ids)} images"
+        + ("." if new_ids else " (they all exist already)."),
+    )
+
+
+@router.post("/compression/jobs/{job_id}/retry", response_model=None)
+def compression_retry(
+    job_id: int, request: Request, session: SessionDep, principal: AdminForm
+) -> Response:
+    job = session.get(CompressionJob, job_id)
+    retried = job is not None and job.error != CANCELLED and compression.retry_job(session, job_id)
+    msg = f"Job {job_id} queued again." if retried else f"Job {job_id} was not a failed job."
+    if is_htmx(request):
+        return render(
+            request,
+            "admin/partials/compression_status.html",
+            principal,
+            msg=msg,
+            **_status_context(session),
+        )
+    return back("/admin/compression", msg)
+
+
+@router.post("/compression/retry-failed", response_model=None)
+def compression_retry_all(request: Request, session: SessionDep, principal: AdminForm) -> Response:
+    ids = session.exec(
+        select(CompressionJob.id).where(
+            CompressionJob.status == JobStatus.failed,
+            or_(col(CompressionJob.error).is_(None), col(CompressionJob.error) != CANCELLED),
+        )
+    ).all()
+    retried = len([i for i in ids if i is not None and compression.retry_job(session, i)])
+    return back("/admin/compression", f"{retried} failed jobs queued again.")

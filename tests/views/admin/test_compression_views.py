@@ -1,0 +1,125 @@
+"""Compression page: start jobs, the self-stopping progress widget, failures and retries."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from backend.models import CompressionJob, JobStatus, Setting
+from backend.services import anonymise
+from backend.views.admin import compression as page
+from tests.services.helpers import fake_sources
+from tests.views.admin.conftest import without_csrf
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture()
+def sent(monkeypatch):
+    ids: list[int] = []
+    monkeypatch.setattr(page.compression, "start_jobs", lambda job_ids: ids.extend(job_ids))
+    return ids
+
+
+def jobs(session):
+    session.expire_all()
+    return session.exec(select(CompressionJob).order_by(CompressionJob.id)).all()
+
+
+def test_start_for_chosen_ids_codecs_and_settings(client, admin, session, sent):
+    ids = fake_sources(session, 5)
+    data = {
+        "scope": "ids",
+        "ids": f"{ids[0]}, {ids[2]}-{ids[3]}",
+        "codecs": ["91", "92"],
+        "settings": ["low"],
+    }
+    response = client.post("/admin/compression", data=data, follow_redirects=False)
+    assert response.status_code == 303
+    assert "6+jobs+queued+for+3+images" in response.headers["location"]
+    assert len(sent) == 6
+    assert {(j.source_image_id, j.codec_id) for j in jobs(session)} == {
+        (i, c) for i in (ids[0], ids[2], ids[3]) for c in ("91", "92")
+    }
+    again = client.post("/admin/compression", data=data, follow_redirects=False)
+    assert "0+jobs" in again.headers["location"] and len(jobs(session)) == 6
+
+
+def test_start_for_a_dataset(client, admin, session, sent):
+    fake_sources(session, 6, datasets=("CLIC", "DIV2K"))
+    data = {"scope": "dataset", "dataset": "CLIC", "codecs": ["91"], "settings": ["low", "high"]}
+    client.post("/admin/compression", data=data)
+    assert len(jobs(session)) == 6
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"codecs": [], "settings": ["low"]}, "at least one registered codec"),
+        ({"codecs": ["77"], "settings": ["low"]}, "at least one registered codec"),
+        ({"codecs": ["91"], "settings": []}, "the low setting"),
+        ({"codecs": ["91"], "settings": ["low"], "scope": "ids", "ids": "1;x"}, "not an id"),
+        (
+            {"codecs": ["91"], "settings": ["low"], "scope": "ids", "ids": "1-999999999"},
+            "too large",
+        ),
+        (
+            {"codecs": ["91"], "settings": ["low"], "scope": "ids", "ids": "424242"},
+            "not prepared source images",
+        ),
+        (
+            {"codecs": ["91"], "settings": ["low"], "scope": "dataset", "dataset": "nope"},
+            "source datasets",
+        ),
+        ({"codecs": ["91"], "settings": ["low"], "scope": "weird"}, "which images"),
+    ],
+)
+def test_bad_requests_explain_and_queue_nothing(client, admin, session, sent, data, message):
+    fake_sources(session, 2)
+    response = client.post("/admin/compression", data={"scope": "all", **data})
+    assert response.status_code == 422 and message in response.text
+    assert jobs(session) == [] and sent == []
+
+
+def test_widget_polls_until_every_job_has_finished(client, admin, session, sent):
+    ids = fake_sources(session, 2)
+    client.post("/admin/compression", data={"scope": "all", "codecs": ["91"], "settings": ["low"]})
+    fragment = client.get("/admin/compression", headers=HX).text
+    assert fragment.lstrip().startswith('<div id="compression-status"')
+    assert 'hx-trigger="every 2s"' in fragment and 'data-polling="yes"' in fragment
+    first, second = jobs(session)
+    first.status = JobStatus.done
+    second.status, second.error = JobStatus.failed, "CodecError: weights missing in /data/weights"
+    session.add_all([first, second])
+    session.commit()
+    done = client.get("/admin/compression", headers=HX).text
+    assert "hx-trigger" not in done and "All jobs have finished." in done
+    assert "weights missing in /data/weights" in done
+    assert f"/admin/compression/jobs/{second.id}/retry" in done
+    retried = client.post(f"/admin/compression/jobs/{second.id}/retry", headers=HX)
+    assert "queued again" in retried.text and 'hx-trigger="every 2s"' in retried.text
+    assert jobs(session)[1].status == JobStatus.queued and sent[-1] == second.id
+    assert ids
+
+
+def test_retry_refuses_jobs_that_did_not_fail_or_were_cancelled(client, admin, session, sent):
+    [source_id] = fake_sources(session, 1)
+    done = CompressionJob(
+        source_image_id=source_id, codec_id="91", setting=Setting.low, status=JobStatus.done
+    )
+    cancelled = CompressionJob(
+        source_image_id=source_id,
+        codec_id="91",
+        setting=Setting.high,
+        status=JobStatus.failed,
+        error=anonymise.CANCELLED,
+    )
+    session.add_all([done, cancelled])
+    session.commit()
+    for job in (done, cancelled):
+        response = client.post(f"/admin/compression/jobs/{job.id}/retry", follow_redirects=False)
+        assert "was+not+a+failed+job" in response.headers["location"]
+    assert client.post("/admin/compression/retry-failed", follow_redirects=False).status_code == 303
+    assert sent == []
+    without_csrf(client)
+    assert client.post(f"/admin/compression/jobs/{done.id}/retry").status_code == 403
