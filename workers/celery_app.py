@@ -24,7 +24,11 @@ celery_app.conf.update(
     worker_prefetch_multiplier=1,
     task_acks_late=True,
     task_reject_on_worker_lost=True,
-    broker_transport_options={"visibility_timeout": settings.task_visibility_timeout_s},
+    broker_transport_options={
+        "visibility_timeout": settings.task_visibility_timeout_s,
+        "unacked_restore_interval": settings.task_restore_interval_s,
+        "unacked_restore_throttle": 1,
+    },
     broker_connection_retry_on_startup=True,
     task_default_queue="cpu",
     task_routes={

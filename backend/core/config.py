@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 512 * 1024 * 1024
     # Seconds before Redis hands an unacknowledged task to another worker.
     task_visibility_timeout_s: int = 1800
+    # How often a worker looks for tasks whose worker died, to hand them out again.
+    task_restore_interval_s: int = 30
     task_max_retries: int = 5
     codec_device: str | None = None  # "cpu" or "cuda"; default: cuda when present
 

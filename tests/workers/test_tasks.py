@@ -196,6 +196,7 @@ def worker_env(data_dir, tmp_path, redis_clean):
         SCLIC_JPEGAI_DIR=str(fake_jpegai(tmp_path / "jpegai")),
         SCLIC_JPEGAI_PYTHON=sys.executable,
         SCLIC_TASK_VISIBILITY_TIMEOUT_S="4",
+        SCLIC_TASK_RESTORE_INTERVAL_S="2",
         FAKE_JPEGAI_DELAY="0",
     )
     return env
