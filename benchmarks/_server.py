@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -55,7 +56,8 @@ def scratch_database() -> Iterator[tuple[str, Path]]:
 
 
 @contextlib.contextmanager
-def uvicorn_server(workers: int = 1) -> Iterator[str]:
+def uvicorn_server(workers: int = 1) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The platform under uvicorn in its own process group; yields (base URL, process)."""
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -80,6 +82,7 @@ def uvicorn_server(workers: int = 1) -> Iterator[str]:
         ],
         cwd=REPO,
         env=os.environ.copy(),
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -92,9 +95,9 @@ def uvicorn_server(workers: int = 1) -> Iterator[str]:
                 time.sleep(0.2)
         else:
             raise RuntimeError("server did not start")
-        yield base
+        yield base, proc
     finally:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
 
 

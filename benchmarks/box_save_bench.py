@@ -109,7 +109,7 @@ def main() -> None:
         for workers in (1, 2):
             for think_s in (1.0, 0.0):
                 users = seed(f"w{workers}t{think_s:.0f}lab", 100 * workers + int(50 * think_s))
-                with uvicorn_server(workers=workers) as base:
+                with uvicorn_server(workers=workers) as (base, _process):
                     print(f"--- uvicorn workers: {workers}, load {os.getloadavg()[0]:.2f}")
                     asyncio.run(main_async(base, users, think_s))
 

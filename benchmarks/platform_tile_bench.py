@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,7 +22,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _server import free_port, scratch_database  # noqa: E402
+from _server import free_port, scratch_database, uvicorn_server  # noqa: E402
 from tile_bench import SESSION_COOKIE as NGINX_COOKIE  # noqa: E402
 from tile_bench import SESSION_TOKEN as NGINX_TOKEN  # noqa: E402
 from tile_bench import make_pair, measure, run_wrk, start_nginx, stop, tile_paths  # noqa: E402
@@ -91,34 +90,6 @@ def wrk_script(paths: list[str], cookie: str, folder: Path) -> Path:
     return script
 
 
-def start_platform(port: int, workers: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "backend.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        cwd=Path(__file__).resolve().parents[1],
-        env=os.environ.copy(),
-        start_new_session=True,
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", default="1,2")
@@ -142,16 +113,7 @@ def main() -> None:
         print(f"pyramid of the {side}² original in {time.perf_counter() - started:.2f} s")
         paths = tile_paths(original_id, side, side)
         for workers in (int(w) for w in args.workers.split(",")):
-            port = free_port()
-            server = start_platform(port, workers)
-            try:
-                base = f"http://127.0.0.1:{port}"
-                for _ in range(300):
-                    try:
-                        httpx.get(base + "/login", timeout=1)
-                        break
-                    except httpx.HTTPError:
-                        time.sleep(0.2)
+            with uvicorn_server(workers) as (base, server):
                 login = httpx.post(
                     base + "/api/v1/auth/login", json={"username": "labeler", "password": PASSWORD}
                 )
@@ -160,13 +122,12 @@ def main() -> None:
                 assert check.status_code == 200, check.status_code
                 denied = httpx.get(base + paths[0])
                 assert denied.status_code == 401, denied.status_code
+                port = int(base.rsplit(":", 1)[1])
                 script = wrk_script(paths, f"sclic_session={cookie}", folder)
                 run_wrk(port, script, 3, args.connections, args.threads)  # warm every worker
                 label = f"sclic app, {workers} worker{'s' if workers > 1 else ''}"
                 print(f"load {os.getloadavg()[0]:.2f}: measuring {label} ...", flush=True)
                 results.append((label, measure(server.pid, port, script, args)))
-            finally:
-                stop(server)
         port = free_port()
         for path in (data, data / "tiles"):
             path.chmod(0o755)  # nginx's worker user reads the same files

@@ -143,6 +143,22 @@ def prepare_image(
         return Rejection(RejectReason.CORRUPT, _decoder_message(error), digest)
 
 
+def prepare_with_options(
+    data: bytes | Path, options: PrepareOptions, known_hashes: Collection[str] = frozenset()
+) -> PrepareOutcome | Rejection:
+    """:func:`prepare_image` with every limit and step taken from ``options``."""
+    return prepare_image(
+        data,
+        scale=options.scale,
+        multiple=options.multiple,
+        max_side=options.max_side,
+        convert=options.convert,
+        max_pixels=options.max_pixels,
+        max_bytes=options.max_bytes,
+        known_hashes=known_hashes,
+    )
+
+
 def prepare_many(
     sources: Iterable[Path],
     options: PrepareOptions,
@@ -155,16 +171,7 @@ def prepare_many(
     """
     seen = set(known_hashes)
     for path in sources:
-        outcome = prepare_image(
-            path,
-            scale=options.scale,
-            multiple=options.multiple,
-            max_side=options.max_side,
-            convert=options.convert,
-            max_pixels=options.max_pixels,
-            max_bytes=options.max_bytes,
-            known_hashes=seen,
-        )
+        outcome = prepare_with_options(path, options, seen)
         if isinstance(outcome, PrepareOutcome):
             seen.add(outcome.sha256)
         yield path, outcome

@@ -30,7 +30,7 @@ from sqlmodel import Session, col, select
 
 from backend.core.config import get_settings
 from backend.core.db import get_engine
-from backend.ingest.prepare import PrepareOptions, PrepareOutcome, prepare_image
+from backend.ingest.prepare import PrepareOptions, PrepareOutcome, prepare_with_options
 from backend.ingest.report import IngestReport, ReportLine
 from backend.ingest.scan import scan_folder
 from backend.ingest.validate import Rejection, RejectReason, SourceFormat, read_source
@@ -176,16 +176,7 @@ def ingest_one(
     raw = read_source(source, options.max_bytes)
     if isinstance(raw, Rejection):
         return raw
-    outcome = prepare_image(
-        raw,
-        scale=options.scale,
-        multiple=options.multiple,
-        max_side=options.max_side,
-        convert=options.convert,
-        max_pixels=options.max_pixels,
-        max_bytes=options.max_bytes,
-        known_hashes=seen,
-    )
+    outcome = prepare_with_options(raw, options, seen)
     if isinstance(outcome, Rejection):
         return outcome
     stored = _store(session, dataset, name, raw, outcome)
