@@ -1,0 +1,77 @@
+"""``run_one``: the per-image work a codec task does, with blind-named, atomic outputs."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from workers.codecs.errors import InvalidImageError
+from workers.codecs.pipeline import read_png, run_one, sweep_temp_files
+from workers.codecs.registry import build_codec
+
+
+@pytest.fixture()
+def src_png(tmp_path: Path) -> Path:
+    from skimage import data
+
+    path = tmp_path / "src.png"
+    Image.fromarray(np.ascontiguousarray(data.coffee()[:192, 100:356])).save(path)
+    return path
+
+
+@pytest.mark.parametrize(("codec_id", "setting"), [("90", "high"), ("91", "low")])
+def test_run_one(codec_id: str, setting: str, src_png: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    row = run_one(codec_id, setting, src_png, out, device="cpu")
+    png, stream = Path(row["reconstruction_path"]), Path(row["bitstream_path"])
+    assert png == out / row["blind_name"][:2] / f"{row['blind_name']}.png"
+    assert hashlib.sha1(png.read_bytes()).hexdigest() == row["blind_name"]
+    assert stream.stat().st_size == row["bitstream_bytes"]
+    assert (row["width"], row["height"]) == (256, 192)
+    assert row["bpp"] == 8 * row["bitstream_bytes"] / (256 * 192)
+    assert row["ms_ssim"] is not None and 0 < row["ssim"] <= 1 and row["psnr"] > 15
+    assert row["device"] == "cpu"
+    assert row["versions"]["pillow"] and row["encode_s"] > 0 and row["decode_s"] > 0
+
+    codec = build_codec(codec_id, device="cpu")
+    assert np.array_equal(codec.decode(stream.read_bytes()), read_png(png))
+
+    again = run_one(codec_id, setting, src_png, out, device="cpu")
+    assert again["blind_name"] == row["blind_name"]
+    files = sorted(p.name for p in out.rglob("*") if p.is_file())
+    assert files == sorted([png.name, stream.name])
+
+
+def test_small_image_has_no_ms_ssim(tmp_path: Path) -> None:
+    src = tmp_path / "small.png"
+    Image.fromarray(np.full((128, 96, 3), 120, np.uint8)).save(src)
+    row = run_one("91", "high", src, tmp_path / "out")
+    assert row["ms_ssim"] is None and "160" in row["ms_ssim_reason"]
+
+
+def test_non_rgb_source_is_refused(tmp_path: Path) -> None:
+    src = tmp_path / "grey.png"
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(src)
+    with pytest.raises(InvalidImageError, match="mode L"):
+        run_one("91", "low", src, tmp_path / "out")
+
+
+def test_sweep_removes_only_old_temporary_files(tmp_path: Path) -> None:
+    import os
+
+    old, fresh, kept = (
+        tmp_path / "ab" / ".sclic-1.tmp",
+        tmp_path / ".sclic-2.tmp",
+        tmp_path / "x.png",
+    )
+    old.parent.mkdir()
+    for path in (old, fresh, kept):
+        path.write_bytes(b"x")
+    os.utime(old, (1, 1))
+    os.utime(kept, (1, 1))
+    assert sweep_temp_files(tmp_path) == 1
+    assert not old.exists() and fresh.exists() and kept.exists()

@@ -1,0 +1,63 @@
+"""PSNR / SSIM / MS-SSIM on 8-bit values, checked against CompressAI's own metric code."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from workers.metrics import bpp, ms_ssim, psnr, quality, ssim
+
+
+@pytest.fixture(scope="module")
+def pair() -> tuple[np.ndarray, np.ndarray]:
+    from skimage import data
+
+    ref = np.ascontiguousarray(data.astronaut()[:201, :333])
+    noise = np.random.default_rng(0).integers(-25, 26, ref.shape)
+    return ref, np.clip(ref.astype(int) + noise, 0, 255).astype(np.uint8)
+
+
+def test_matches_compressai_evaluation(pair: tuple[np.ndarray, np.ndarray]) -> None:
+    import torch
+    from compressai.utils.eval_model.__main__ import compute_metrics
+    from pytorch_msssim import ssim as reference_ssim
+
+    ref, rec = pair
+    as_unit = [torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255 for a in pair]
+    expected = compute_metrics(*as_unit, 255)
+    got = quality(ref, rec)
+    assert got.psnr == pytest.approx(expected["psnr-rgb"], abs=1e-4)
+    assert got.ms_ssim == pytest.approx(expected["ms-ssim-rgb"], abs=1e-5)
+    as_255 = [t * 255 for t in as_unit]
+    assert got.ssim == pytest.approx(reference_ssim(*as_255, data_range=255).item(), abs=1e-5)
+    assert ssim(ref, rec) == got.ssim and ms_ssim(ref, rec) == (got.ms_ssim, None)
+
+
+def test_identical_images(pair: tuple[np.ndarray, np.ndarray]) -> None:
+    ref = pair[0]
+    result = quality(ref, ref)
+    assert math.isinf(result.psnr)
+    assert result.ssim == pytest.approx(1.0) and result.ms_ssim == pytest.approx(1.0)
+
+
+def test_ms_ssim_needs_sides_over_160(pair: tuple[np.ndarray, np.ndarray]) -> None:
+    ref, rec = (np.ascontiguousarray(a[:160]) for a in pair)
+    value, reason = ms_ssim(ref, rec)
+    assert value is None and reason is not None and "160" in reason
+    assert 0 < quality(ref, rec).ssim < 1
+
+
+def test_psnr_and_bpp_values() -> None:
+    ref = np.zeros((4, 4, 3), np.uint8)
+    rec = np.full((4, 4, 3), 255, np.uint8)
+    assert psnr(ref, rec) == pytest.approx(0.0)
+    assert bpp(1000, 100, 80) == 1.0
+
+
+def test_mismatched_inputs() -> None:
+    with pytest.raises(ValueError, match="shapes differ"):
+        psnr(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 5, 3), np.uint8))
+    with pytest.raises(ValueError, match="uint8"):
+        psnr(np.zeros((4, 4, 3)), np.zeros((4, 4, 3)))

@@ -1,0 +1,210 @@
+"""The per-image work of a codec task: code one prepared PNG at one setting and store the result.
+
+:func:`run_one` reads the source PNG, encodes it at the codec's low or high setting (paper,
+section 3.1), decodes it, measures PSNR / SSIM / MS-SSIM and the real bpp, writes the
+reconstruction as PNG under its blind name (the SHA-1 of the PNG file's bytes, read in 8 KB
+chunks, stored in a sub-folder named by its first two hex digits; paper, appendix 1.3) and the
+bitstream beside it. Files are written to a temporary name and renamed, so a killed worker leaves
+no half-written file; running the same job twice gives the same files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import math
+import os
+import platform
+import tempfile
+import time
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from workers.codecs.base import Codec
+from workers.codecs.errors import InvalidImageError
+from workers.codecs.rate import encode_setting
+from workers.codecs.registry import build_codec, get_entry
+from workers.metrics import quality
+
+PNG_COMPRESS_LEVEL = 1
+HASH_CHUNK = 8 * 1024
+BITSTREAM_SUFFIX = ".sclc"
+_PACKAGES = ("numpy", "pillow", "torch", "compressai")
+
+
+def read_png(path: Path) -> np.ndarray:
+    """An 8-bit RGB PNG → ``uint8 [H, W, 3]``; other modes are refused (prepare them first)."""
+    with Image.open(path) as image:
+        if image.mode != "RGB":
+            raise InvalidImageError(f"{path}: mode {image.mode}, expected 8-bit RGB")
+        return np.asarray(image)
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """``uint8 [H, W, 3]`` → PNG bytes without metadata (same pixels, same bytes)."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgb, "RGB").save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+    return buffer.getvalue()
+
+
+def sha1_file(path: Path, chunk: int = HASH_CHUNK) -> str:
+    """Hex SHA-1 of a file read in 8 KB chunks (the blind name, paper appendix 1.3)."""
+    digest = hashlib.sha1()
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_temp(folder: Path, data: bytes) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=folder, prefix=".sclic-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name)
+
+
+def write_atomic(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    tmp = _write_temp(path.parent, data)
+    os.replace(tmp, path)
+    return path
+
+
+def store_blind(out_dir: Path, png: bytes, bitstream: bytes) -> tuple[str, Path, Path]:
+    """Store a reconstruction under its SHA-1 name and its bitstream beside it.
+
+    Returns ``(blind_name, png_path, bitstream_path)``; ``out_dir/ab/abcdef….png``.
+    """
+    staging = _write_temp(out_dir, png)
+    try:
+        blind = sha1_file(staging)
+        shard = out_dir / blind[:2]
+        bitstream_path = write_atomic(shard / f"{blind}{BITSTREAM_SUFFIX}", bitstream)
+        png_path = shard / f"{blind}.png"
+        shard.mkdir(parents=True, exist_ok=True)
+        os.replace(staging, png_path)
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise
+    return blind, png_path, bitstream_path
+
+
+@lru_cache(maxsize=1)
+def _package_versions() -> tuple[tuple[str, str], ...]:
+    found = [("python", platform.python_version())]
+    for package in _PACKAGES:
+        try:
+            found.append((package, version(package)))
+        except PackageNotFoundError:
+            continue
+    return tuple(found)
+
+
+def sweep_temp_files(out_dir: Path, older_than_s: float = 3600.0) -> int:
+    """Remove temporary files a killed worker left in ``out_dir``; returns how many."""
+    cutoff = time.time() - older_than_s
+    removed = 0
+    for path in Path(out_dir).rglob(".sclic-*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+    return removed
+
+
+def library_versions(described: dict[str, Any]) -> dict[str, str]:
+    """Python and package versions, plus what a codec's ``describe()`` reports."""
+    versions = dict(_package_versions())
+    for key, value in described.items():
+        if key not in ("codec_id", "codec_name", "device"):
+            versions[key] = str(value)
+    return versions
+
+
+@lru_cache(maxsize=32)
+def _codec(codec_id: str, weights_dir: Path | None, device: str | None) -> Codec:
+    return build_codec(codec_id, weights_dir, device)
+
+
+def run_one(
+    codec_id: str,
+    setting: str,
+    src_png: Path,
+    out_dir: Path,
+    device: str | None = None,
+    weights_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Code ``src_png`` with codec ``codec_id`` at ``setting`` (``"low"``/``"high"``).
+
+    Returns a JSON-ready dict: paths of the bitstream and the reconstruction PNG, its blind
+    name, size, bytes, bpp, PSNR (None for a lossless result), SSIM, MS-SSIM (or None and
+    ``ms_ssim_reason``), read / encode / decode / metric / store times, device, library
+    versions and the level and parameters used. ``device`` ``None`` picks CUDA when present;
+    ``weights_dir`` ``None`` uses the default weights folder.
+    """
+    entry = get_entry(codec_id)
+    spec = entry.setting(setting)
+    codec = _codec(codec_id, Path(weights_dir) if weights_dir else None, device)
+    src_png = Path(src_png)
+    begin = time.perf_counter()
+    rgb = read_png(src_png)
+    height, width = rgb.shape[:2]
+
+    start = time.perf_counter()
+    result = encode_setting(codec, spec, rgb)
+    encoded = time.perf_counter()
+    reconstruction = codec.decode(result.bitstream)
+    decoded = time.perf_counter()
+    info = codec.describe()
+    run_device = str(info.get("device", "cpu"))
+    metric_device = run_device if run_device.startswith("cuda") else "cpu"
+    scores = quality(rgb, reconstruction, device=metric_device)
+    measured = time.perf_counter()
+    blind, png_path, bitstream_path = store_blind(
+        Path(out_dir), png_bytes(reconstruction), result.bitstream
+    )
+    stored = time.perf_counter()
+
+    return {
+        "codec_id": codec_id,
+        "codec_name": entry.name,
+        "paper_codec": entry.paper,
+        "setting": setting,
+        "setting_label": spec.label,
+        "level": result.level,
+        "target_bpp": spec.target_bpp,
+        "params": result.params,
+        "source_png": str(src_png),
+        "bitstream_path": str(bitstream_path),
+        "reconstruction_path": str(png_path),
+        "blind_name": blind,
+        "width": width,
+        "height": height,
+        "bitstream_bytes": result.num_bytes,
+        "bpp": result.bpp,
+        "psnr": scores.psnr if math.isfinite(scores.psnr) else None,
+        "psnr_reason": None if math.isfinite(scores.psnr) else "identical to the source",
+        "ssim": scores.ssim,
+        "ms_ssim": scores.ms_ssim,
+        "ms_ssim_reason": scores.ms_ssim_reason,
+        "read_s": start - begin,
+        "encode_s": encoded - start,
+        "decode_s": decoded - encoded,
+        "metrics_s": measured - decoded,
+        "store_s": stored - measured,
+        "device": run_device,
+        "versions": library_versions(info),
+    }
