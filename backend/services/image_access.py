@@ -8,8 +8,8 @@ database on every request.
 
 from __future__ import annotations
 
+import asyncio
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +23,7 @@ from starlette.requests import Request
 from backend.api.deps import SESSION_COOKIE
 from backend.core.db import get_engine
 from backend.iiif.models import ResolvedImage
-from backend.models import Reconstruction, Role, SourceImage, SourceStatus
+from backend.models import Reconstruction, Role, SourceImage, SourceStatus, User
 from backend.services import access
 from backend.services import auth as auth_service
 from backend.services.store import absolute
@@ -35,27 +35,45 @@ V = TypeVar("V")
 
 
 class TTLCache(Generic[K, V]):
+    """Entries are fresh for ``ttl_s``, then served stale while one refresh runs, and dropped
+    after ``3 × ttl_s``. Lookups of a missing key share one load, so an expiry under heavy
+    tile traffic costs one database query, not one per waiting request."""
+
     def __init__(self, ttl_s: float, max_entries: int = 10_000) -> None:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
         self._data: dict[K, tuple[float, V]] = {}
-        self._lock = threading.Lock()
+        self._pending: dict[K, asyncio.Future[V]] = {}
 
-    def get(self, key: K) -> V | None:
+    async def get(self, key: K, load: Callable[[K], V]) -> V:
         found = self._data.get(key)
-        if found is None or found[0] < time.monotonic():
-            return None
-        return found[1]
+        now = time.monotonic()
+        if found is not None:
+            loaded_at, value = found
+            age = now - loaded_at
+            if age < self.ttl_s:
+                return value
+            if age < 3 * self.ttl_s:
+                if key not in self._pending:
+                    self._pending[key] = asyncio.ensure_future(self._load(key, load))
+                return value
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = self._pending[key] = asyncio.ensure_future(self._load(key, load))
+        return await asyncio.shield(pending)
 
-    def put(self, key: K, value: V) -> None:
-        with self._lock:
+    async def _load(self, key: K, load: Callable[[K], V]) -> V:
+        try:
+            value = await run_in_threadpool(load, key)
             if len(self._data) >= self.max_entries:
                 self._data.clear()
-            self._data[key] = (time.monotonic() + self.ttl_s, value)
+            self._data[key] = (time.monotonic(), value)
+            return value
+        finally:
+            self._pending.pop(key, None)
 
     def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
+        self._data.clear()
 
 
 @dataclass(frozen=True)
@@ -81,48 +99,31 @@ class ImageAccess:
         key = request.cookies.get(SESSION_COOKIE)
         if not key:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "not logged in")
-        viewer = self._viewers.get(key)
+        viewer = await self._viewers.get(key, self._load_viewer)
         if viewer is None:
-            viewer = await run_in_threadpool(self._load_viewer, key)
-            if viewer is None:
-                raise HTTPException(status.HTTP_401_UNAUTHORIZED, "not logged in")
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "not logged in")
         if viewer.role == Role.labeler:
-            visible = self._visible.get(viewer.user_id)
-            if visible is None:
-                visible = await run_in_threadpool(self._load_visible, viewer)
+            visible = await self._visible.get(viewer.user_id, self._load_visible)
             if visible is not None and identifier not in visible:
                 return None
-        resolved = self._images.get(identifier)
-        if resolved is None:
-            resolved = await run_in_threadpool(self._load_image, identifier)
-        return resolved
+        return await self._images.get(identifier, self._load_image)
 
     def _load_viewer(self, key: str) -> Viewer | None:
         with self._session_factory() as session:
             found = auth_service.session_for_key(session, key)
-        viewer = None if found is None else Viewer(found[1].id, found[1].role)  # type: ignore[arg-type]
-        if viewer is not None:
-            self._viewers.put(key, viewer)
-        return viewer
+        return None if found is None else Viewer(found[1].id, found[1].role)  # type: ignore[arg-type]
 
-    def _load_visible(self, viewer: Viewer) -> frozenset[str] | None:
+    def _load_visible(self, user_id: int) -> frozenset[str] | None:
         with self._session_factory() as session:
-            from backend.models import User
-
-            user = session.get(User, viewer.user_id)
-            visible = access.visible_identifiers(session, user) if user else frozenset()
-        self._visible.put(viewer.user_id, visible)
-        return visible
+            user = session.get(User, user_id)
+            return access.visible_identifiers(session, user) if user else frozenset()
 
     def _load_image(self, identifier: str) -> ResolvedImage | None:
         if IDENTIFIER_RE.fullmatch(identifier) is None:
             return None
         name, _, diff = identifier.partition("-")
         with self._session_factory() as session:
-            resolved = _resolve(session, identifier, name, bool(diff))
-        if resolved is not None:
-            self._images.put(identifier, resolved)
-        return resolved
+            return _resolve(session, identifier, name, bool(diff))
 
 
 def _resolve(session: Session, identifier: str, name: str, diff: bool) -> ResolvedImage | None:
