@@ -49,7 +49,9 @@ def get_optional_principal(request: Request, session: SessionDep) -> Principal |
     return Principal(user, login_session.csrf_token)
 
 
-def get_principal(
+# Dependencies without I/O are coroutines so they run on the event loop, not in the thread
+# pool: each thread hop costs more than the check itself.
+async def get_principal(
     request: Request, principal: Annotated[Principal | None, Depends(get_optional_principal)]
 ) -> Principal:
     if principal is None:
@@ -64,7 +66,7 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def get_current_user(principal: PrincipalDep) -> User:
+async def get_current_user(principal: PrincipalDep) -> User:
     return principal.user
 
 
@@ -72,7 +74,7 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
 def _require(*roles: Role):  # type: ignore[no-untyped-def]
-    def check(user: CurrentUser) -> User:
+    async def check(user: CurrentUser) -> User:
         if user.role not in roles:
             raise HTTPException(status.HTTP_403_FORBIDDEN, "not allowed for your role")
         return user
