@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 from PIL import Image
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from backend.models import (
     Assignment,
@@ -117,7 +117,7 @@ def load_demo_data(
         )
         sources.append(source)
     create_jobs(session, [s.id for s in sources], DEMO_CODECS)  # type: ignore[misc]
-    jobs = session.exec(select(CompressionJob).order_by(CompressionJob.id)).all()
+    jobs = session.exec(select(CompressionJob).order_by(col(CompressionJob.id))).all()
     for number, job in enumerate(jobs, 1):
         if job.status != JobStatus.done:
             progress(f"compressing {number}/{len(jobs)} (codec {job.codec_id} {job.setting.value})")

@@ -51,11 +51,11 @@ def create_jobs(
     if not rows:
         return []
     ids = session.scalars(
-        insert(CompressionJob).returning(CompressionJob.id),
-        rows,  # type: ignore[arg-type]
+        insert(CompressionJob).returning(col(CompressionJob.id)),
+        rows,
     ).all()
     session.commit()
-    return sorted(int(i) for i in ids)
+    return sorted(i for i in ids if i is not None)
 
 
 def start_jobs(job_ids: Iterable[int]) -> None:

@@ -143,7 +143,7 @@ def _resolve(session: Session, identifier: str, name: str, diff: bool) -> Resolv
         return ResolvedImage(identifier, "image", absolute(recon.png_path))
     if diff:
         return None
-    source = session.exec(select(SourceImage).where(SourceImage.prepared_sha1 == name)).first()
-    if source is None or source.status == SourceStatus.anonymised:
+    original = session.exec(select(SourceImage).where(SourceImage.prepared_sha1 == name)).first()
+    if original is None or original.status == SourceStatus.anonymised:
         return None
-    return ResolvedImage(identifier, "image", absolute(source.prepared_path))
+    return ResolvedImage(identifier, "image", absolute(original.prepared_path))

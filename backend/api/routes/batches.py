@@ -23,11 +23,8 @@ def batches_for(session: Session, user: User) -> list[BatchOut]:
     out: list[BatchOut] = []
     query = (
         select(Assignment, Batch, User)
-        .join(Batch, Batch.id == Assignment.batch_id)
-        .join(  # type: ignore[arg-type]
-            User,
-            User.id == Assignment.labeler_id,  # type: ignore[arg-type]
-        )
+        .join(Batch, col(Batch.id) == col(Assignment.batch_id))
+        .join(User, col(User.id) == col(Assignment.labeler_id))
     )
     if user.role != Role.admin:
         query = query.where(Assignment.labeler_id == user.id)
