@@ -330,7 +330,7 @@ def main() -> None:
             timed("progress_csv()", dashboard.progress_csv, board.rows)
             print(f"    {len(board.rows)} batch rows, {board.total.annotations} boxes counted")
         print(f"over HTTP (uvicorn, 1 worker, {args.requests} requests each)")
-        with uvicorn_server() as base:
+        with uvicorn_server() as (base, _process):
             http_timings(base, args.requests)
 
 
