@@ -106,7 +106,8 @@ async def main_async(base: str, users: list[tuple[str, str]], think_s: float) ->
 
 def main() -> None:
     with scratch_database():
-        for workers in (1, 2):
+        workers_list = [int(w) for w in os.environ.get("BENCH_WORKERS", "1,2").split(",")]
+        for workers in workers_list:
             for think_s in (1.0, 0.0):
                 users = seed(f"w{workers}t{think_s:.0f}lab", 100 * workers + int(50 * think_s))
                 with uvicorn_server(workers=workers) as (base, _process):
