@@ -165,7 +165,3 @@ def _demo_batches(session: Session, recon_ids: list[tuple[int, int]]) -> None:
             labeler = labelers[k % len(labelers)]
             session.add(Assignment(batch_id=batch.id, labeler_id=labeler.id))  # type: ignore[arg-type]
     session.commit()
-
-
-def demo_sources(session: Session) -> list[SourceImage]:
-    return list(session.exec(select(SourceImage)).all())

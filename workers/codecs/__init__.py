@@ -20,7 +20,6 @@ from workers.codecs.rate import SettingSpec, encode_setting, rate_match
 from workers.codecs.registry import (
     availability,
     build_codec,
-    codecs_list_rows,
     entries,
     get_entry,
     registry_table,
@@ -43,7 +42,6 @@ __all__ = [
     "WeightsMissingError",
     "availability",
     "build_codec",
-    "codecs_list_rows",
     "encode_setting",
     "entries",
     "get_entry",

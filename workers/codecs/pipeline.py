@@ -11,7 +11,6 @@ no half-written file; running the same job twice gives the same files.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import math
 import os
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from backend.services.store import sha1_file
 from workers.codecs.base import Codec
 from workers.codecs.errors import InvalidImageError
 from workers.codecs.rate import encode_setting
@@ -33,7 +33,6 @@ from workers.codecs.registry import build_codec, get_entry
 from workers.metrics import quality
 
 PNG_COMPRESS_LEVEL = 1
-HASH_CHUNK = 8 * 1024
 BITSTREAM_SUFFIX = ".sclc"
 _PACKAGES = ("numpy", "pillow", "torch", "compressai")
 
@@ -51,15 +50,6 @@ def png_bytes(rgb: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(rgb, "RGB").save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
     return buffer.getvalue()
-
-
-def sha1_file(path: Path, chunk: int = HASH_CHUNK) -> str:
-    """Hex SHA-1 of a file read in 8 KB chunks (the blind name, paper appendix 1.3)."""
-    digest = hashlib.sha1()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _write_temp(folder: Path, data: bytes) -> Path:

@@ -373,8 +373,3 @@ def registry_table(weights_dir: Path | None = None) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def codecs_list_rows(weights_dir: Path) -> list[dict[str, Any]]:
-    """Rows for the ``sclic codecs list`` command (see :func:`registry_table`)."""
-    return registry_table(weights_dir)

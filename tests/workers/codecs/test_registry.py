@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from workers.codecs.errors import NotImplementedCodecError
-from workers.codecs.registry import build_codec, codecs_list_rows, entries, get_entry
+from workers.codecs.registry import build_codec, entries, get_entry, registry_table
 
 
 def test_ids_and_paper_codecs() -> None:
@@ -33,7 +33,7 @@ def test_paper_settings() -> None:
 
 @pytest.mark.parametrize("codec_id", ["03", "04", "05"])
 def test_later_codecs_say_not_implemented(codec_id: str, tmp_path: Path) -> None:
-    row = next(r for r in codecs_list_rows(tmp_path) if r["id"] == codec_id)
+    row = next(r for r in registry_table(tmp_path) if r["id"] == codec_id)
     assert not row["available"] and not row["implemented"]
     assert "not implemented yet" in row["missing"]
     with pytest.raises(NotImplementedCodecError, match="not implemented yet"):
@@ -41,7 +41,7 @@ def test_later_codecs_say_not_implemented(codec_id: str, tmp_path: Path) -> None
 
 
 def test_rows_for_the_cli(tmp_path: Path) -> None:
-    rows = codecs_list_rows(tmp_path)
+    rows = registry_table(tmp_path)
     assert {"id", "name", "low", "high", "available", "missing", "source"} <= set(rows[0])
     c1 = rows[0]
     assert not c1["available"] and str(tmp_path) in c1["missing"]
