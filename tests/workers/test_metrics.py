@@ -19,7 +19,10 @@ def pair() -> tuple[np.ndarray, np.ndarray]:
     return ref, np.clip(ref.astype(int) + noise, 0, 255).astype(np.uint8)
 
 
-def test_matches_compressai_evaluation(pair: tuple[np.ndarray, np.ndarray]) -> None:
+@pytest.mark.parametrize("strip_bytes", [None, 20_000], ids=["one-strip", "many-strips"])
+def test_matches_compressai_evaluation(
+    pair: tuple[np.ndarray, np.ndarray], strip_bytes: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import torch
     from compressai.utils.eval_model.__main__ import compute_metrics
     from pytorch_msssim import ssim as reference_ssim
@@ -27,6 +30,9 @@ def test_matches_compressai_evaluation(pair: tuple[np.ndarray, np.ndarray]) -> N
     ref, rec = pair
     as_unit = [torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255 for a in pair]
     expected = compute_metrics(*as_unit, 255)
+    if strip_bytes is not None:
+        # 16-row strips (and odd-sided halvings) must sum to the whole-image result.
+        monkeypatch.setattr("workers.metrics._STRIP_BYTES", strip_bytes)
     got = quality(ref, rec)
     assert got.psnr == pytest.approx(expected["psnr-rgb"], abs=1e-4)
     assert got.ms_ssim == pytest.approx(expected["ms-ssim-rgb"], abs=1e-5)
@@ -57,6 +63,8 @@ def test_psnr_and_bpp_values() -> None:
 
 
 def test_mismatched_inputs() -> None:
+    with pytest.raises(ValueError, match="array, got list"):
+        quality([[0]], np.zeros((4, 4, 3), np.uint8))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="shapes differ"):
         psnr(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 5, 3), np.uint8))
     with pytest.raises(ValueError, match="uint8"):
