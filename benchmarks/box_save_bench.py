@@ -7,6 +7,7 @@ Target (issue 2): p99 ≤ 30 ms with 20 concurrent labelers; zero lost writes.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import sys
@@ -17,7 +18,12 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._server import percentile, scratch_database, uvicorn_server  # noqa: E402
+from benchmarks._server import (  # noqa: E402
+    Connection,
+    percentile,
+    scratch_database,
+    uvicorn_server,
+)
 
 LABELERS = 20
 OPS_PER_LABELER = 60
@@ -49,42 +55,54 @@ async def labeler(
 
     ``think_s`` is the mean pause between two actions (exponentially distributed); 0 sends the
     next write as soon as the last one is answered, far faster than any person draws boxes.
+    Each labeler logs in, then writes over one keep-alive connection, as a browser tab does.
     """
     rng = random.Random(username)
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
         r = await client.post(
             "/api/v1/auth/login", json={"username": username, "password": PASSWORD}
         )
-        client.headers["X-CSRF-Token"] = r.json()["csrf_token"]
-        live: dict[str, int] = {}
+        r.raise_for_status()
+        cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+        headers = {
+            "Cookie": cookie,
+            "X-CSRF-Token": r.json()["csrf_token"],
+            "Content-Type": "application/json",
+        }
+    connection = await Connection.open(base)
+
+    async def call(method: str, path: str, body: object = None) -> object:
+        payload = b"" if body is None else json.dumps(body).encode()
+        status, answer = await connection.request(method, path, headers, payload)
+        if status >= 400:
+            raise RuntimeError(f"{username}: {method} {path} → {status} {answer[:200]!r}")
+        return json.loads(answer) if answer else None
+
+    live: dict[str, int] = {}
+    try:
         for op in range(OPS_PER_LABELER):
             if think_s:
                 await asyncio.sleep(rng.expovariate(1 / think_s))
             t0 = time.perf_counter()
             if op % 3 == 2 and live:
                 box_id, version = next(iter(live.items()))
-                r = await client.patch(
-                    f"/api/v1/annotations/{box_id}",
-                    json={"x": op, "y": op, "w": 20, "h": 20, "version": version},
-                )
-                r.raise_for_status()
-                live[box_id] = r.json()["version"]
+                box = {"x": op, "y": op, "w": 20, "h": 20, "version": version}
+                moved = await call("PATCH", f"/api/v1/annotations/{box_id}", box)
+                live[box_id] = moved["version"]  # type: ignore[index]
             elif op % 7 == 6 and live:
                 box_id, version = live.popitem()
-                r = await client.delete(f"/api/v1/annotations/{box_id}?version={version}")
-                r.raise_for_status()
+                await call("DELETE", f"/api/v1/annotations/{box_id}?version={version}")
             else:
-                r = await client.post(
-                    f"/api/v1/items/{blind}/annotations",
-                    json={"x": op, "y": 2 * op, "w": 10 + op, "h": 12},
-                )
-                r.raise_for_status()
-                live[r.json()["id"]] = r.json()["version"]
+                box = {"x": op, "y": 2 * op, "w": 10 + op, "h": 12}
+                made = await call("POST", f"/api/v1/items/{blind}/annotations", box)
+                live[made["id"]] = made["version"]  # type: ignore[index]
             latencies.append((time.perf_counter() - t0) * 1000)
-        listed = (await client.get(f"/api/v1/items/{blind}/annotations")).json()
-        stored = {b["id"]: b["version"] for b in listed["data"]}
-        assert stored == live, f"{username}: server has {stored}, client expected {live}"
-        return len(live), len(stored)
+        listed = await call("GET", f"/api/v1/items/{blind}/annotations")
+    finally:
+        connection.close()
+    stored = {b["id"]: b["version"] for b in listed["data"]}  # type: ignore[index]
+    assert stored == live, f"{username}: server has {stored}, client expected {live}"
+    return len(live), len(stored)
 
 
 async def main_async(base: str, users: list[tuple[str, str]], think_s: float) -> None:

@@ -38,6 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import tile_bench  # noqa: E402
+from _server import Connection  # noqa: E402
 
 from backend.iiif.params import scale_factors  # noqa: E402
 
@@ -56,44 +57,12 @@ def fit_factors(width: int, height: int, viewport: tuple[int, int], progressive:
     return {f for f in scale_factors(width, height, 256) if f >= factor}
 
 
-class Connection:
-    """A minimal HTTP/1.1 keep-alive client connection.
-
-    The client shares the machine with the server, so it should cost what a browser's network
-    stack costs the page, not what a full-featured Python client costs.
-    """
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def open(cls, host: str, port: int) -> Connection:
-        return cls(*await asyncio.open_connection(host, port))
-
-    async def get(self, path: str, host: str) -> tuple[int, bytes]:
-        cookie = f"{tile_bench.SESSION_COOKIE}={tile_bench.SESSION_TOKEN}"
-        self.writer.write(
-            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\n\r\n".encode()
-        )
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head.split(b" ", 2)[1])
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        return status, await self.reader.readexactly(length)
-
-    def close(self) -> None:
-        self.writer.close()
-
-
 async def view(
     base: str, identifiers: list[str], viewport: tuple[int, int], progressive: bool
 ) -> tuple[float, int]:
     """Seconds to fetch every info.json and the fit-zoom tiles; number of requests."""
-    host, port = base.removeprefix("http://").split(":")
-    connections = [await Connection.open(host, int(port)) for _ in range(MAX_CONNECTIONS)]
+    cookie = {"Cookie": f"{tile_bench.SESSION_COOKIE}={tile_bench.SESSION_TOKEN}"}
+    connections = [await Connection.open(base) for _ in range(MAX_CONNECTIONS)]
     idle: asyncio.Queue[Connection] = asyncio.Queue()
     for connection in connections:
         idle.put_nowait(connection)
@@ -101,7 +70,7 @@ async def view(
     async def get(path: str) -> tuple[int, bytes]:
         connection = await idle.get()
         try:
-            return await connection.get(path, f"{host}:{port}")
+            return await connection.request("GET", path, cookie)
         finally:
             idle.put_nowait(connection)
 

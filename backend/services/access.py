@@ -3,53 +3,96 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import Session, col, select
 
-from backend.models import Assignment, Batch, BatchItem, Reconstruction, Role, SourceImage, User
+from backend.models import (
+    Annotation,
+    Assignment,
+    Batch,
+    BatchItem,
+    Reconstruction,
+    Role,
+    SourceImage,
+    User,
+)
 
 
 @dataclass(frozen=True)
 class ItemAccess:
     recon: Reconstruction
-    assigned: bool  # in one of the user's own batches
-    writable: bool  # in one of her batches that is not locked
+    assignments: tuple[Assignment, ...]  # the user's own assignments whose batch holds the item
+    writable: bool  # one of those batches is not locked
+
+    @property
+    def assigned(self) -> bool:
+        return bool(self.assignments)
+
+
+def _holding(user: User):  # type: ignore[no-untyped-def]
+    """Columns and outer joins adding, to a query over ``Reconstruction``, each of ``user``'s
+    assignments whose batch holds the item and whether that batch is locked: one row per batch
+    holding the item, the assignment NULL where the batch is not hers."""
+
+    def join(query):  # type: ignore[no-untyped-def]
+        return (
+            query.outerjoin(BatchItem, BatchItem.reconstruction_id == Reconstruction.id)  # type: ignore[arg-type]
+            .outerjoin(
+                Assignment,
+                (Assignment.batch_id == BatchItem.batch_id) & (Assignment.labeler_id == user.id),  # type: ignore[arg-type]
+            )
+            .outerjoin(Batch, Batch.id == Assignment.batch_id)  # type: ignore[arg-type]
+        )
+
+    return (Assignment, Batch.locked), join
+
+
+def _access(recon: Reconstruction, rows: list[tuple[Any, ...]]) -> ItemAccess:
+    held = [(row[-2], row[-1]) for row in rows if row[-2] is not None]
+    unique = {assignment.id: assignment for assignment, _ in held}
+    return ItemAccess(recon, tuple(unique.values()), any(not locked for _, locked in held))
 
 
 def item_for_user(session: Session, user: User, blind_name: str) -> ItemAccess | None:
-    """The reconstruction named ``blind_name`` if ``user`` may see it, with whether it is in
-    her own batches and whether one of those is still open for writing; else None.
+    """The reconstruction named ``blind_name`` if ``user`` may see it, with her assignments
+    that hold it and whether one of those is still open for writing; else None. One query, so
+    a write needs no second trip to learn where to count the labeler's activity.
 
     Not found and not allowed look the same to the caller, so nothing leaks about other
     labelers' items.
     """
-
-    def held(*, unlocked_only: bool):  # type: ignore[no-untyped-def]
-        query = (
-            select(Assignment.id)
-            .join(BatchItem, BatchItem.batch_id == Assignment.batch_id)  # type: ignore[arg-type]
-            .where(
-                Assignment.labeler_id == user.id,
-                BatchItem.reconstruction_id == Reconstruction.id,
-            )
-        )
-        if unlocked_only:
-            query = query.join(Batch, Batch.id == Assignment.batch_id).where(  # type: ignore[arg-type]
-                col(Batch.locked).is_(False)
-            )
-        return query.exists()
-
-    row = session.exec(
-        select(Reconstruction, held(unlocked_only=False), held(unlocked_only=True)).where(
-            Reconstruction.blind_name == blind_name
-        )
-    ).first()
-    if row is None:
+    columns, join = _holding(user)
+    rows = session.exec(
+        join(select(Reconstruction, *columns)).where(Reconstruction.blind_name == blind_name)
+    ).all()
+    if not rows:
         return None
-    recon, assigned, writable = row
-    if assigned or user.role == Role.admin:
-        return ItemAccess(recon, bool(assigned), bool(writable))
-    return None
+    found = _access(rows[0][0], list(rows))
+    return found if found.assigned or user.role == Role.admin else None
+
+
+def box_for_user(
+    session: Session, user: User, public_id: str
+) -> tuple[Annotation, ItemAccess] | None:
+    """The user's own live box ``public_id`` with her hold on its item, in one query (her own
+    box stays hers to see even when its batch has gone to someone else)."""
+    columns, join = _holding(user)
+    rows = session.exec(
+        join(
+            select(Annotation, Reconstruction, *columns).join(
+                Reconstruction,
+                Reconstruction.id == Annotation.reconstruction_id,  # type: ignore[arg-type]
+            )
+        ).where(
+            Annotation.public_id == public_id,
+            Annotation.labeler_id == user.id,
+            col(Annotation.deleted).is_(False),
+        )
+    ).all()
+    if not rows:
+        return None
+    return rows[0][0], _access(rows[0][1], list(rows))
 
 
 def visible_identifiers(session: Session, user: User) -> frozenset[str] | None:

@@ -266,20 +266,3 @@ def set_locked(session: Session, batch_id: int, locked: bool, actor_id: int | No
     _audit(session, actor_id, "lock_batch" if locked else "unlock_batch", batch)
     session.commit()
     return f"{batch.name} {'locked' if locked else 'unlocked'}"
-
-
-def is_writable(session: Session, user_id: int, reconstruction_id: int) -> bool:
-    """Whether the user holds the item in at least one batch that is not locked: the check the
-    labeling API applies before any write."""
-    found = session.exec(
-        select(Assignment.id)
-        .join(Batch, Batch.id == Assignment.batch_id)  # type: ignore[arg-type]
-        .join(BatchItem, BatchItem.batch_id == Assignment.batch_id)  # type: ignore[arg-type]
-        .where(
-            Assignment.labeler_id == user_id,
-            BatchItem.reconstruction_id == reconstruction_id,
-            col(Batch.locked).is_(False),
-        )
-        .limit(1)
-    ).first()
-    return found is not None

@@ -24,6 +24,7 @@ from backend.models import (
     utcnow,
 )
 from backend.schemas import BoxIn, ReviewIn
+from backend.services.access import ItemAccess
 
 # Gaps longer than this between two actions count as a break, not as time spent labeling.
 ACTIVE_GAP_CAP_S = 300.0
@@ -77,7 +78,8 @@ def _revision(ann: Annotation, user: User) -> AnnotationRevision:
     )
 
 
-def create_box(session: Session, user: User, recon: Reconstruction, box: BoxIn) -> Annotation:
+def create_box(session: Session, user: User, item: ItemAccess, box: BoxIn) -> Annotation:
+    recon = item.recon
     x, y, w, h = clip_box(box, recon.width, recon.height)
     ann = Annotation(
         reconstruction_id=recon.id,  # type: ignore[arg-type]
@@ -90,32 +92,22 @@ def create_box(session: Session, user: User, recon: Reconstruction, box: BoxIn) 
     session.add(ann)
     session.flush()
     session.add(_revision(ann, user))
-    _record_activity(session, user, recon)
+    _record_activity(session, user, item)
     session.commit()
     return ann
-
-
-def own_box(session: Session, user: User, public_id: str) -> Annotation | None:
-    return session.exec(
-        select(Annotation).where(
-            Annotation.public_id == public_id,
-            Annotation.labeler_id == user.id,
-            col(Annotation.deleted).is_(False),
-        )
-    ).first()
 
 
 def change_box(
     session: Session,
     user: User,
     ann: Annotation,
+    item: ItemAccess,
     *,
     expected_version: int,
     box: BoxIn | None,
 ) -> Annotation:
     """Move/resize (``box`` given) or delete (``box`` None) if the version still matches."""
-    recon = session.get(Reconstruction, ann.reconstruction_id)
-    assert recon is not None
+    recon = item.recon
     now = utcnow()
     values: dict[str, object] = {"version": expected_version + 1, "updated_at": now}
     if box is None:
@@ -139,7 +131,7 @@ def change_box(
     for key, value in values.items():
         setattr(ann, key, value)
     session.add(_revision(ann, user))
-    _record_activity(session, user, recon)
+    _record_activity(session, user, item)
     session.commit()
     return ann
 
@@ -151,7 +143,8 @@ def get_review(session: Session, user: User, recon: Reconstruction) -> Review:
     return review or Review(labeler_id=user.id, reconstruction_id=recon.id)  # type: ignore[arg-type]
 
 
-def put_review(session: Session, user: User, recon: Reconstruction, data: ReviewIn) -> Review:
+def put_review(session: Session, user: User, item: ItemAccess, data: ReviewIn) -> Review:
+    recon = item.recon
     now = utcnow()
     review = get_review(session, user, recon)
     if review.version != data.version:
@@ -188,22 +181,18 @@ def put_review(session: Session, user: User, recon: Reconstruction, data: Review
         # Another tab created the first review at the same moment.
         session.rollback()
         raise Conflict(get_review(session, user, recon)) from None
-    _record_activity(session, user, recon, recount=True)
+    _record_activity(session, user, item, recount=True)
     session.commit()
     return get_review(session, user, recon)
 
 
 def _record_activity(
-    session: Session, user: User, recon: Reconstruction, *, recount: bool = False
+    session: Session, user: User, item: ItemAccess, *, recount: bool = False
 ) -> None:
     """Start the clock and add active time on the labeler's assignments holding this item;
     with ``recount`` (a review changed) also finish or reopen them."""
     now = utcnow()
-    assignments = session.exec(
-        select(Assignment)
-        .join(BatchItem, BatchItem.batch_id == Assignment.batch_id)  # type: ignore[arg-type]
-        .where(Assignment.labeler_id == user.id, BatchItem.reconstruction_id == recon.id)
-    ).all()
+    assignments = item.assignments
     for assignment in assignments:
         if assignment.started_at is None:
             assignment.started_at = now

@@ -8,7 +8,7 @@ from backend.api.deps import LabelerUser, SessionDep
 from backend.api.routes.batches import review_out
 from backend.models import Annotation, Reconstruction, Review, User
 from backend.schemas import AnnotationOut, BoxIn, BoxPatch, ListOf, ReviewIn, ReviewOut
-from backend.services import access, assignments, labeling
+from backend.services import access, labeling
 
 router = APIRouter(tags=["annotations"])
 
@@ -27,7 +27,7 @@ def _item(session: Session, user: User, blind_name: str) -> Reconstruction:
     return found.recon
 
 
-def _writable_item(session: Session, user: User, blind_name: str) -> Reconstruction:
+def _writable_item(session: Session, user: User, blind_name: str) -> access.ItemAccess:
     found = access.item_for_user(session, user, blind_name)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such item")
@@ -35,7 +35,7 @@ def _writable_item(session: Session, user: User, blind_name: str) -> Reconstruct
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this item is not in one of your batches")
     if not found.writable:
         raise HTTPException(status.HTTP_423_LOCKED, LOCKED)
-    return found.recon
+    return found
 
 
 LOCKED = "this batch was finished and locked by an admin"
@@ -69,30 +69,30 @@ def list_annotations(
 def create_annotation(
     blind_name: BlindName, box: BoxIn, session: SessionDep, user: LabelerUser
 ) -> AnnotationOut:
-    recon = _writable_item(session, user, blind_name)
+    item = _writable_item(session, user, blind_name)
     try:
-        return annotation_out(labeling.create_box(session, user, recon, box))
+        return annotation_out(labeling.create_box(session, user, item, box))
     except labeling.BoxOutsideImageError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
 
 
-def _own(session: Session, user: User, annotation_id: str) -> Annotation:
-    ann = labeling.own_box(session, user, annotation_id)
-    if ann is None:
+def _own(session: Session, user: User, annotation_id: str) -> tuple[Annotation, access.ItemAccess]:
+    found = access.box_for_user(session, user, annotation_id)
+    if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such annotation")
-    if not assignments.is_writable(session, user.id, ann.reconstruction_id):  # type: ignore[arg-type]
+    if not found[1].writable:
         raise HTTPException(status.HTTP_423_LOCKED, LOCKED)
-    return ann
+    return found
 
 
 @router.patch("/annotations/{annotation_id}", response_model=AnnotationOut)
 def patch_annotation(
     annotation_id: PublicId, body: BoxPatch, session: SessionDep, user: LabelerUser
 ) -> AnnotationOut | JSONResponse:
-    ann = _own(session, user, annotation_id)
+    ann, item = _own(session, user, annotation_id)
     box = BoxIn(x=body.x, y=body.y, w=body.w, h=body.h)
     try:
-        ann = labeling.change_box(session, user, ann, expected_version=body.version, box=box)
+        ann = labeling.change_box(session, user, ann, item, expected_version=body.version, box=box)
     except labeling.Conflict as exc:
         return _conflict(exc.current)
     except labeling.BoxOutsideImageError as exc:
@@ -107,9 +107,9 @@ def delete_annotation(
     session: SessionDep,
     user: LabelerUser,
 ) -> Response:
-    ann = _own(session, user, annotation_id)
+    ann, item = _own(session, user, annotation_id)
     try:
-        labeling.change_box(session, user, ann, expected_version=version, box=None)
+        labeling.change_box(session, user, ann, item, expected_version=version, box=None)
     except labeling.Conflict as exc:
         return _conflict(exc.current)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -119,8 +119,8 @@ def delete_annotation(
 def put_review(
     blind_name: BlindName, body: ReviewIn, session: SessionDep, user: LabelerUser
 ) -> ReviewOut | JSONResponse:
-    recon = _writable_item(session, user, blind_name)
+    item = _writable_item(session, user, blind_name)
     try:
-        return review_out(labeling.put_review(session, user, recon, body))
+        return review_out(labeling.put_review(session, user, item, body))
     except labeling.Conflict as exc:
         return _conflict(exc.current)
