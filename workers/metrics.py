@@ -56,7 +56,8 @@ def bpp(num_bytes: int, width: int, height: int) -> float:
     return 8.0 * num_bytes / (width * height)
 
 
-def _check_pair(ref: np.ndarray, rec: np.ndarray) -> None:
+def check_pair(ref: np.ndarray, rec: np.ndarray, *, min_side: int = 1) -> None:
+    """Raise ``ValueError`` unless both are ``uint8 [H, W, 3]``, alike, sides ≥ ``min_side``."""
     for name, arr in (("reference", ref), ("reconstruction", rec)):
         if not isinstance(arr, np.ndarray):
             raise ValueError(f"{name} must be a uint8 [H, W, 3] array, got {type(arr).__name__}")
@@ -64,11 +65,14 @@ def _check_pair(ref: np.ndarray, rec: np.ndarray) -> None:
             raise ValueError(f"{name} must be uint8 [H, W, 3], got {arr.dtype} {arr.shape}")
     if ref.shape != rec.shape:
         raise ValueError(f"shapes differ: {ref.shape} vs {rec.shape}")
+    height, width = ref.shape[:2]
+    if min(height, width) < min_side:
+        raise ValueError(f"SSIM needs both sides ≥ {min_side} px, got {width}×{height}")
 
 
 def psnr(ref: np.ndarray, rec: np.ndarray) -> float:
     """PSNR in dB over all RGB values (``inf`` for identical images); exact squared error."""
-    _check_pair(ref, rec)
+    check_pair(ref, rec)
     # The sum of squared 8-bit differences is an integer below 2**53: exact in a double.
     mse = cv2.norm(ref, rec, cv2.NORM_L2SQR) / ref.size
     if mse == 0.0:
@@ -145,15 +149,14 @@ def _halve(image: np.ndarray, run: Callable[..., Iterable[np.ndarray]]) -> np.nd
 
 
 def _workers() -> int:
-    return max(1, min(8, len(os.sched_getaffinity(0))))
+    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    return max(1, min(8, len(usable) if usable else os.cpu_count() or 1))
 
 
 def quality(ref: np.ndarray, rec: np.ndarray) -> Quality:
     """PSNR, SSIM and MS-SSIM of ``rec`` against ``ref`` (both ``uint8 [H, W, 3]``)."""
-    _check_pair(ref, rec)
+    check_pair(ref, rec, min_side=WIN_SIZE)
     height, width = ref.shape[:2]
-    if min(height, width) < WIN_SIZE:
-        raise ValueError(f"SSIM needs both sides ≥ {WIN_SIZE} px, got {width}×{height}")
     value_psnr = psnr(ref, rec)
     with ThreadPoolExecutor(_workers(), thread_name_prefix="sclic-metrics") as pool:
         ssim_c, cs_c = _ssim_and_cs(ref, rec, pool.map)

@@ -30,7 +30,7 @@ from workers.codecs.base import Codec
 from workers.codecs.errors import InvalidImageError
 from workers.codecs.rate import encode_setting
 from workers.codecs.registry import build_codec, get_entry
-from workers.metrics import quality
+from workers.metrics import WIN_SIZE, check_pair, quality
 
 # zlib level 2 with the "average" filter: at 2304 × 1536 about 70 ms and files smaller than
 # level 1 with adaptive filters (which takes about three times as long).
@@ -173,6 +173,8 @@ def run_one(
         stored = store_blind(Path(out_dir), png_bytes(reconstruction), result.bitstream)
         return stored, time.perf_counter() - began
 
+    # Refuse what the metrics would refuse before anything is stored: a failed job leaves no file.
+    check_pair(rgb, reconstruction, min_side=WIN_SIZE)
     # The PNG encoder and the metric filters each leave cores idle; run side by side.
     with ThreadPoolExecutor(1, thread_name_prefix="sclic-store") as pool:
         storing = pool.submit(store)

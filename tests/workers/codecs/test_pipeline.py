@@ -53,6 +53,14 @@ def test_small_image_has_no_ms_ssim(tmp_path: Path) -> None:
     assert row["ms_ssim"] is None and "160" in row["ms_ssim_reason"]
 
 
+def test_image_too_small_for_the_metrics_stores_nothing(tmp_path: Path) -> None:
+    src = tmp_path / "tiny.png"
+    Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(src)
+    with pytest.raises(ValueError, match="≥ 11 px"):
+        run_one("91", "low", src, tmp_path / "out")
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+
+
 def test_non_rgb_source_is_refused(tmp_path: Path) -> None:
     src = tmp_path / "grey.png"
     Image.fromarray(np.zeros((64, 64), np.uint8)).save(src)
