@@ -152,8 +152,9 @@ def compress(
                 progress.console.print(f"[red]{path}: {exc}[/red]")
             else:
                 ms_ssim = f"{r['ms_ssim']:.4f}" if r["ms_ssim"] is not None else "n/a"
+                psnr = f"{r['psnr']:.2f} dB" if r["psnr"] is not None else "lossless"
                 typer.echo(
-                    f"{path}\tbpp {r['bpp']:.4f}\tPSNR {r['psnr']:.2f} dB\tSSIM {r['ssim']:.4f}"
+                    f"{path}\tbpp {r['bpp']:.4f}\tPSNR {psnr}\tSSIM {r['ssim']:.4f}"
                     f"\tMS-SSIM {ms_ssim}\t-> {r['reconstruction_path']}"
                 )
             progress.advance(task)

@@ -48,7 +48,9 @@ def _finish(session: Session, job: CompressionJob, status: JobStatus, **values: 
     max_retries=get_settings().task_max_retries,
 )
 def compress(self: Any, job_id: int) -> str:
-    """Compress one source image with one codec at one setting (a ``CompressionJob``)."""
+    """Compress one source image with one codec at one setting (a ``CompressionJob``): code,
+    decode, store the reconstruction under its blind name, then hand the metrics and the tiles
+    to the ``cpu`` queue."""
     from workers.codecs.errors import CodecError
     from workers.codecs.pipeline import run_one
 
@@ -73,6 +75,7 @@ def compress(self: Any, job_id: int) -> str:
                 store_root() / "reconstructions",
                 device=get_settings().codec_device,
                 weights_dir=get_settings().weights_dir,
+                measure=False,
             )
         except CodecError as exc:
             # A codec's own refusal (missing weights, image too small, program crashed) does
@@ -104,15 +107,59 @@ def compress(self: Any, job_id: int) -> str:
                     **result.get("params", {}),
                     "level": result.get("level"),
                     "target_bpp": result.get("target_bpp"),
-                    "ms_ssim_reason": result.get("ms_ssim_reason"),
                     "worker": socket.gethostname(),
                 },
             },
         )
         _finish(session, job, JobStatus.done, reconstruction_id=recon.id, error=None)
         recon_id = recon.id
+    enqueue("measure", recon_id)  # type: ignore[arg-type]
     enqueue("make_tiles", recon_id)  # type: ignore[arg-type]
     return "done"
+
+
+@celery_app.task(
+    bind=True,
+    name="workers.tasks.measure",
+    autoretry_for=TRANSIENT,
+    retry_backoff=2,
+    max_retries=get_settings().task_max_retries,
+)
+def measure(self: Any, reconstruction_id: int) -> str:
+    """PSNR, SSIM and MS-SSIM of a stored reconstruction against its source, on the CPU, so the
+    codec worker moves on to the next image meanwhile. SSIM is never empty once measured (every
+    stored reconstruction has sides of 11 px at least), so it marks the work as done."""
+    from workers.codecs.pipeline import measure_files
+
+    with _session() as session:
+        recon = session.get(Reconstruction, reconstruction_id)
+        if recon is None:
+            return "gone"
+        if recon.ssim is not None:
+            return "measured already"
+        source = session.get(SourceImage, recon.source_image_id)
+        if source is None:
+            return "gone"
+        try:
+            scores = measure_files(absolute(source.prepared_path), absolute(recon.png_path))
+        except Exception as exc:
+            # A missing or unreadable file does not get better by retrying: say so on the row.
+            log.exception("measuring reconstruction %s failed", reconstruction_id)
+            recon.params = {**recon.params, "metrics_error": f"{type(exc).__name__}: {exc}"}
+            session.add(recon)
+            session.commit()
+            return "failed"
+        recon.psnr, recon.ssim, recon.ms_ssim = scores["psnr"], scores["ssim"], scores["ms_ssim"]
+        recon.params = {
+            **recon.params,
+            "ms_ssim_reason": scores["ms_ssim_reason"],
+            "psnr_reason": scores["psnr_reason"],
+            "metrics_s": scores["metrics_s"],
+            "metrics_error": None,
+        }
+        session.add(recon)
+        session.commit()
+    return "measured"
 
 
 def _relative(path: Path, root: Path) -> str:

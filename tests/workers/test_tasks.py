@@ -45,7 +45,7 @@ def job_rows(session: Session) -> list[CompressionJob]:
 
 
 def test_jpeg_control_job_in_process(session):
-    from workers.tasks import compress, make_tiles
+    from workers.tasks import compress, make_tiles, measure
 
     source = make_source(session)
     [job_id] = compression.create_jobs(session, [source.id], [("91", Setting.low)])
@@ -57,7 +57,13 @@ def test_jpeg_control_job_in_process(session):
     assert recon.blind_name == sha1_file(png)
     assert png.parent.name == recon.blind_name[:2]
     assert abs(recon.bpp - 0.25) < 0.1
+    # The metrics are the cpu queue's work, after the reconstruction is stored.
+    assert recon.psnr is None and recon.ssim is None
+    assert measure.run(recon.id) == "measured"
+    session.refresh(recon)
     assert recon.psnr > 20 and 0 < recon.ssim <= 1
+    assert measure.run(recon.id) == "measured already"
+    assert measure.run(999_999) == "gone"
     assert recon.bitstream_bytes == (store_root() / recon.bitstream_path).stat().st_size
     assert recon.bpp == pytest.approx(8 * recon.bitstream_bytes / (256 * 256))
     # MS-SSIM needs sides over 160 px: a 256 px image has one, and says nothing is missing.
@@ -69,6 +75,19 @@ def test_jpeg_control_job_in_process(session):
     assert compression.create_jobs(session, [source.id], [("91", Setting.low)]) == []
     assert compress.run(job_id) == "done already"
     assert len(session.exec(select(Reconstruction)).all()) == 1
+
+
+def test_a_reconstruction_that_cannot_be_measured_says_why(session):
+    from workers.tasks import compress, measure
+
+    source = make_source(session)
+    [job_id] = compression.create_jobs(session, [source.id], [("91", Setting.high)])
+    assert compress.run(job_id) == "done"
+    recon = session.exec(select(Reconstruction)).one()
+    (store_root() / recon.png_path).write_bytes(b"not a png")
+    assert measure.run(recon.id) == "failed"
+    session.refresh(recon)
+    assert recon.ssim is None and "not a readable PNG" in recon.params["metrics_error"]
 
 
 def test_codec_errors_are_recorded_on_the_job(session, tmp_path, monkeypatch):
@@ -234,6 +253,13 @@ def test_real_worker_runs_jobs_once_even_when_delivered_twice(session, worker_en
         session.expire_all()
         recons = session.exec(select(Reconstruction)).all()
         assert sorted(r.codec_id for r in recons) == ["06", "91"]
+
+        def measured() -> bool:
+            session.expire_all()
+            return all(r.ssim is not None for r in session.exec(select(Reconstruction)).all())
+
+        # The cpu queue measured both after they were stored.
+        wait_for(measured, 60, "metrics", worker.log)
         # Tiles were made by the cpu queue's task after the reconstruction was stored.
         wait_for(
             lambda: any((store_root().parent / "tiles").rglob("*.jpg")), 60, "tiles", worker.log

@@ -1,11 +1,12 @@
 """The per-image work of a codec task: code one prepared PNG at one setting and store the result.
 
 :func:`run_one` reads the source PNG, encodes it at the codec's low or high setting (paper,
-section 3.1), decodes it, measures PSNR / SSIM / MS-SSIM and the real bpp, writes the
-reconstruction as PNG under its blind name (the SHA-1 of the PNG file's bytes, read in 8 KB
-chunks, stored in a sub-folder named by its first two hex digits; paper, appendix 1.3) and the
-bitstream beside it. Files are written to a temporary name and renamed, so a killed worker leaves
-no half-written file; running the same job twice gives the same files.
+section 3.1), decodes it, writes the reconstruction as PNG under its blind name (the SHA-1 of the
+PNG file's bytes, stored in a sub-folder named by its first two hex digits; paper, appendix 1.3)
+and the bitstream beside it, and measures PSNR / SSIM / MS-SSIM and the real bpp. The codec
+worker leaves the metrics to the ``cpu`` queue (:func:`measure_files`); the command line and the
+benchmark measure in place. Files are written to a temporary name and renamed, so a killed worker
+leaves no half-written file; running the same job twice gives the same files.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ import pyvips
 
 from backend.services.store import sha1_file
 from workers.codecs.base import Codec
-from workers.codecs.errors import InvalidImageError
+from workers.codecs.errors import ImageTooSmallError, InvalidImageError
 from workers.codecs.rate import encode_setting
 from workers.codecs.registry import build_codec, get_entry
-from workers.metrics import WIN_SIZE, check_pair, quality
+from workers.metrics import WIN_SIZE, Quality, check_pair, quality
 
 # zlib level 2 with the "average" filter: at 2304 × 1536 about 70 ms and files smaller than
 # level 1 with adaptive filters (which takes about three times as long).
@@ -136,6 +137,27 @@ def _codec(codec_id: str, weights_dir: Path | None, device: str | None) -> Codec
     return build_codec(codec_id, weights_dir, device)
 
 
+def scores_dict(scores: Quality) -> dict[str, Any]:
+    """The JSON-ready metric fields of a result (PSNR None, with a reason, when lossless)."""
+    lossy = math.isfinite(scores.psnr)
+    return {
+        "psnr": scores.psnr if lossy else None,
+        "psnr_reason": None if lossy else "identical to the source",
+        "ssim": scores.ssim,
+        "ms_ssim": scores.ms_ssim,
+        "ms_ssim_reason": scores.ms_ssim_reason,
+    }
+
+
+def measure_files(src_png: Path, reconstruction_png: Path) -> dict[str, Any]:
+    """PSNR, SSIM and MS-SSIM of a stored reconstruction against its source (the ``cpu``
+    queue's part of a job), with ``metrics_s``."""
+    begin = time.perf_counter()
+    rgb, reconstruction = read_png(Path(src_png)), read_png(Path(reconstruction_png))
+    scores = quality(rgb, reconstruction)
+    return {**scores_dict(scores), "metrics_s": time.perf_counter() - begin}
+
+
 def run_one(
     codec_id: str,
     setting: str,
@@ -143,6 +165,8 @@ def run_one(
     out_dir: Path,
     device: str | None = None,
     weights_dir: Path | None = None,
+    *,
+    measure: bool = True,
 ) -> dict[str, Any]:
     """Code ``src_png`` with codec ``codec_id`` at ``setting`` (``"low"``/``"high"``).
 
@@ -150,7 +174,8 @@ def run_one(
     name, size, bytes, bpp, PSNR (None for a lossless result), SSIM, MS-SSIM (or None and
     ``ms_ssim_reason``), read / encode / decode / metric / store times, device, library
     versions and the level and parameters used. ``device`` ``None`` picks CUDA when present;
-    ``weights_dir`` ``None`` uses the default weights folder.
+    ``weights_dir`` ``None`` uses the default weights folder. With ``measure`` False the metric
+    fields are left out, for a worker that leaves them to :func:`measure_files` on another.
     """
     entry = get_entry(codec_id)
     spec = entry.setting(setting)
@@ -174,12 +199,20 @@ def run_one(
         return stored, time.perf_counter() - began
 
     # Refuse what the metrics would refuse before anything is stored: a failed job leaves no file.
-    check_pair(rgb, reconstruction, min_side=WIN_SIZE)
+    if min(height, width) < WIN_SIZE:
+        raise ImageTooSmallError(
+            f"{src_png.name}: {width}×{height} px; SSIM needs both sides ≥ {WIN_SIZE} px"
+        )
+    check_pair(rgb, reconstruction)
+    measured: dict[str, Any] = {}
     # The PNG encoder and the metric filters each leave cores idle; run side by side.
     with ThreadPoolExecutor(1, thread_name_prefix="sclic-store") as pool:
         storing = pool.submit(store)
-        scores = quality(rgb, reconstruction)
-        measured = time.perf_counter()
+        if measure:
+            measured = {
+                **scores_dict(quality(rgb, reconstruction)),
+                "metrics_s": time.perf_counter() - decoded,
+            }
         (blind, png_path, bitstream_path), store_s = storing.result()
 
     return {
@@ -199,15 +232,10 @@ def run_one(
         "height": height,
         "bitstream_bytes": result.num_bytes,
         "bpp": result.bpp,
-        "psnr": scores.psnr if math.isfinite(scores.psnr) else None,
-        "psnr_reason": None if math.isfinite(scores.psnr) else "identical to the source",
-        "ssim": scores.ssim,
-        "ms_ssim": scores.ms_ssim,
-        "ms_ssim_reason": scores.ms_ssim_reason,
+        **measured,
         "read_s": start - begin,
         "encode_s": encoded - start,
         "decode_s": decoded - encoded,
-        "metrics_s": measured - decoded,
         "store_s": store_s,
         "device": run_device,
         "versions": library_versions(info),

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from workers.codecs.errors import InvalidImageError
+from workers.codecs.errors import ImageTooSmallError, InvalidImageError
 from workers.codecs.pipeline import read_png, run_one, sweep_temp_files
 from workers.codecs.registry import build_codec
 
@@ -56,7 +56,7 @@ def test_small_image_has_no_ms_ssim(tmp_path: Path) -> None:
 def test_image_too_small_for_the_metrics_stores_nothing(tmp_path: Path) -> None:
     src = tmp_path / "tiny.png"
     Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(src)
-    with pytest.raises(ValueError, match="≥ 11 px"):
+    with pytest.raises(ImageTooSmallError, match="≥ 11 px"):
         run_one("91", "low", src, tmp_path / "out")
     assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
 
