@@ -33,6 +33,7 @@ celery_app.conf.update(
     task_default_queue="cpu",
     task_routes={
         "workers.tasks.compress": {"queue": "gpu"},
+        "workers.tasks.compress_batch": {"queue": "gpu"},
         "workers.tasks.measure": {"queue": "cpu"},
         "workers.tasks.make_tiles": {"queue": "cpu"},
     },

@@ -13,7 +13,14 @@ from sqlmodel import Session
 
 from backend.core.config import get_settings
 from backend.core.db import get_engine
-from backend.models import CompressionJob, JobStatus, Reconstruction, SourceImage, utcnow
+from backend.models import (
+    CompressionJob,
+    JobStatus,
+    Reconstruction,
+    Setting,
+    SourceImage,
+    utcnow,
+)
 from backend.services.images import add_reconstruction_row, find_reconstruction
 from backend.services.store import absolute, store_root
 from backend.services.tasks import enqueue
@@ -38,84 +45,132 @@ def _finish(session: Session, job: CompressionJob, status: JobStatus, **values: 
     session.commit()
 
 
-@celery_app.task(
-    bind=True,
-    name="workers.tasks.compress",
-    autoretry_for=TRANSIENT,
-    retry_backoff=2,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=get_settings().task_max_retries,
-)
+_CODEC_TASK = {
+    "bind": True,
+    "autoretry_for": TRANSIENT,
+    "retry_backoff": 2,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": get_settings().task_max_retries,
+}
+
+
+@celery_app.task(name="workers.tasks.compress", **_CODEC_TASK)
 def compress(self: Any, job_id: int) -> str:
     """Compress one source image with one codec at one setting (a ``CompressionJob``): code,
     decode, store the reconstruction under its blind name, then hand the metrics and the tiles
     to the ``cpu`` queue."""
-    from workers.codecs.errors import CodecError
-    from workers.codecs.pipeline import run_one
+    return _compress_jobs([job_id])[0]
 
+
+@celery_app.task(name="workers.tasks.compress_batch", **_CODEC_TASK)
+def compress_batch(self: Any, job_ids: list[int]) -> list[str]:
+    """:func:`compress` for several jobs, coded as batches where the codec allows (same codec,
+    setting and size; ``SCLIC_CODEC_BATCH`` sets how many jobs a message carries)."""
+    return _compress_jobs([int(job_id) for job_id in job_ids])
+
+
+def _claim(session: Session, job_id: int) -> tuple[CompressionJob, SourceImage] | str:
+    """The job and its source, marked running; or what became of a job with nothing to do."""
+    job = session.get(CompressionJob, job_id)
+    if job is None:
+        return "gone"
+    source = session.get(SourceImage, job.source_image_id)
+    if source is None:
+        _finish(session, job, JobStatus.failed, error="the source image was removed")
+        return "failed"
+    existing = find_reconstruction(session, source.id, job.codec_id, job.setting)  # type: ignore[arg-type]
+    if existing is not None:
+        _finish(session, job, JobStatus.done, reconstruction_id=existing.id, error=None)
+        return "done already"
+    _finish(session, job, JobStatus.running, attempts=job.attempts + 1, error=None)
+    return job, source
+
+
+def _compress_jobs(job_ids: list[int]) -> list[str]:
+    from workers.codecs.errors import CodecError
+    from workers.codecs.pipeline import run_many
+
+    settings = get_settings()
+    statuses: dict[int, str] = {}
+    made: list[int] = []
     with _session() as session:
-        job = session.get(CompressionJob, job_id)
-        if job is None:
-            return "gone"
-        source = session.get(SourceImage, job.source_image_id)
-        if source is None:
-            _finish(session, job, JobStatus.failed, error="the source image was removed")
-            return "failed"
-        existing = find_reconstruction(session, source.id, job.codec_id, job.setting)  # type: ignore[arg-type]
-        if existing is not None:
-            _finish(session, job, JobStatus.done, reconstruction_id=existing.id, error=None)
-            return "done already"
-        _finish(session, job, JobStatus.running, attempts=job.attempts + 1, error=None)
-        try:
-            result = run_one(
-                job.codec_id,
-                job.setting.value,
-                absolute(source.prepared_path),
-                store_root() / "reconstructions",
-                device=get_settings().codec_device,
-                weights_dir=get_settings().weights_dir,
-                measure=False,
-            )
-        except CodecError as exc:
-            # A codec's own refusal (missing weights, image too small, program crashed) does
-            # not get better by retrying: record it for the admin, who can retry by hand.
-            log.warning("job %s failed: %s", job_id, exc)
-            _finish(session, job, JobStatus.failed, error=f"{type(exc).__name__}: {exc}")
-            return "failed"
-        except TRANSIENT:
-            _finish(session, job, JobStatus.queued, error="transient failure, retrying")
-            raise
-        except Exception as exc:
-            log.exception("job %s crashed", job_id)
-            _finish(session, job, JobStatus.failed, error=f"{type(exc).__name__}: {exc}")
-            return "failed"
-        root = store_root()
-        recon = add_reconstruction_row(
-            session,
-            source,
-            codec_id=job.codec_id,
-            setting=job.setting,
-            blind_name=result["blind_name"],
-            png_relpath=_relative(Path(result["reconstruction_path"]), root),
-            bitstream_relpath=_relative(Path(result["bitstream_path"]), root),
-            width=result["width"],
-            height=result["height"],
-            measures={
-                **result,
-                "params": {
-                    **result.get("params", {}),
-                    "level": result.get("level"),
-                    "target_bpp": result.get("target_bpp"),
-                    "worker": socket.gethostname(),
-                },
+        groups: dict[tuple[str, Setting], list[tuple[CompressionJob, SourceImage]]] = {}
+        for job_id in job_ids:
+            claimed = _claim(session, job_id)
+            if isinstance(claimed, str):
+                statuses[job_id] = claimed
+            else:
+                groups.setdefault((claimed[0].codec_id, claimed[0].setting), []).append(claimed)
+        for (codec_id, setting), claims in groups.items():
+            outcomes: list[dict[str, Any] | Exception]
+            try:
+                outcomes = list(
+                    run_many(
+                        codec_id,
+                        setting.value,
+                        [absolute(source.prepared_path) for _, source in claims],
+                        store_root() / "reconstructions",
+                        device=settings.codec_device,
+                        weights_dir=settings.weights_dir,
+                        measure=False,
+                    )
+                )
+            except TRANSIENT:
+                for job, _ in claims:
+                    _finish(session, job, JobStatus.queued, error="transient failure, retrying")
+                raise
+            except Exception as exc:
+                # Includes a codec's own refusal (missing weights, program crashed): retrying
+                # does not help; the admin can retry by hand once it is fixed.
+                log.warning("jobs %s failed: %s", [job.id for job, _ in claims], exc)
+                outcomes = [exc for _ in claims]
+            for (job, source), outcome in zip(claims, outcomes, strict=True):
+                if isinstance(outcome, Exception):
+                    if not isinstance(outcome, CodecError):
+                        log.error("job %s crashed", job.id, exc_info=outcome)
+                    error = f"{type(outcome).__name__}: {outcome}"
+                    _finish(session, job, JobStatus.failed, error=error)
+                    statuses[job.id] = "failed"  # type: ignore[index]
+                    continue
+                recon = _add_row(session, source, job, outcome)
+                _finish(session, job, JobStatus.done, reconstruction_id=recon.id, error=None)
+                statuses[job.id] = "done"  # type: ignore[index]
+                made.append(recon.id)  # type: ignore[arg-type]
+    for recon_id in made:
+        enqueue("measure", recon_id)
+        enqueue("make_tiles", recon_id)
+    return [statuses[job_id] for job_id in job_ids]
+
+
+def _add_row(
+    session: Session, source: SourceImage, job: CompressionJob, result: dict[str, Any]
+) -> Reconstruction:
+    root = store_root()
+    return add_reconstruction_row(
+        session,
+        source,
+        codec_id=job.codec_id,
+        setting=job.setting,
+        blind_name=result["blind_name"],
+        png_relpath=_relative(Path(result["reconstruction_path"]), root),
+        bitstream_relpath=_relative(Path(result["bitstream_path"]), root),
+        width=result["width"],
+        height=result["height"],
+        measures={
+            **result,
+            "params": {
+                **result.get("params", {}),
+                "level": result.get("level"),
+                "target_bpp": result.get("target_bpp"),
+                "worker": socket.gethostname(),
             },
-        )
-        _finish(session, job, JobStatus.done, reconstruction_id=recon.id, error=None)
-        recon_id = recon.id
-    enqueue("measure", recon_id)  # type: ignore[arg-type]
-    enqueue("make_tiles", recon_id)  # type: ignore[arg-type]
-    return "done"
+        },
+    )
+
+
+def _relative(path: Path, root: Path) -> str:
+    return str(path.resolve().relative_to(root.resolve()))
 
 
 @celery_app.task(
@@ -160,10 +215,6 @@ def measure(self: Any, reconstruction_id: int) -> str:
         session.add(recon)
         session.commit()
     return "measured"
-
-
-def _relative(path: Path, root: Path) -> str:
-    return str(path.resolve().relative_to(root.resolve()))
 
 
 @celery_app.task(

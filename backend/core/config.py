@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     task_restore_interval_s: int = 30
     task_max_retries: int = 5
     codec_device: str | None = None  # "cpu" or "cuda"; default: cuda when present
+    # Jobs per codec-worker message; images of one codec, setting and size in a message go
+    # through the model as one batch. More than 1 pays off on a GPU, not on a CPU.
+    codec_batch: int = Field(default=1, ge=1, le=64)
 
     @property
     def embedded(self) -> bool:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, insert, update
 from sqlmodel import Session, col, select
 
+from backend.core.config import get_settings
 from backend.models import CompressionJob, JobStatus, Setting, utcnow
 from backend.services.tasks import enqueue
 
@@ -59,9 +60,16 @@ def create_jobs(
 
 
 def start_jobs(job_ids: Iterable[int]) -> None:
-    """Enqueue after the commit that created the rows."""
-    for job_id in job_ids:
-        enqueue("compress", job_id)
+    """Enqueue after the commit that created the rows: one job a message, or
+    ``SCLIC_CODEC_BATCH`` jobs a message for the codec worker to code as batches."""
+    ids = list(job_ids)
+    size = get_settings().codec_batch
+    if size == 1:
+        for job_id in ids:
+            enqueue("compress", job_id)
+        return
+    for first in range(0, len(ids), size):
+        enqueue("compress_batch", ids[first : first + size])
 
 
 def retry_job(session: Session, job_id: int) -> bool:

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import importlib
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from backend.core.config import get_settings
 
 log = logging.getLogger("sclic.tasks")
 
 _local_pool: ThreadPoolExecutor | None = None
+_pending: set[Future[object]] = set()
+_pending_lock = threading.Lock()
 
 
-def enqueue(task_name: str, *args: int | str) -> Future[object] | None:
+def enqueue(task_name: str, *args: int | str | list[int]) -> Future[object] | None:
     """Send ``workers.tasks.<task_name>`` to its queue, or run it in-process when embedded."""
     if get_settings().redis_url:
         from workers.celery_app import celery_app
@@ -31,10 +34,19 @@ def enqueue(task_name: str, *args: int | str) -> Future[object] | None:
             task_name,
         )
         _local_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sclic-task")
-    return _local_pool.submit(_run_local, task_name, args)
+    future = _local_pool.submit(_run_local, task_name, args)
+    with _pending_lock:
+        _pending.add(future)
+    future.add_done_callback(_forget)
+    return future
 
 
-def _run_local(task_name: str, args: tuple[int | str, ...]) -> object:
+def _forget(future: Future[object]) -> None:
+    with _pending_lock:
+        _pending.discard(future)
+
+
+def _run_local(task_name: str, args: tuple[int | str | list[int], ...]) -> object:
     module = importlib.import_module("workers.tasks")
     task = getattr(module, task_name)
     try:
@@ -45,8 +57,15 @@ def _run_local(task_name: str, args: tuple[int | str, ...]) -> object:
 
 
 def drain_local_tasks() -> None:
-    """Wait for every in-process task (embedded mode) to finish; used before a CLI exits."""
+    """Wait for every in-process task (embedded mode) to finish, those that tasks enqueue
+    included; used before a CLI exits."""
     global _local_pool
+    while True:
+        with _pending_lock:
+            waiting = list(_pending)
+        if not waiting:
+            break
+        wait(waiting)
     if _local_pool is not None:
         _local_pool.shutdown(wait=True)
         _local_pool = None

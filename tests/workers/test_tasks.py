@@ -90,6 +90,36 @@ def test_a_reconstruction_that_cannot_be_measured_says_why(session):
     assert recon.ssim is None and "not a readable PNG" in recon.params["metrics_error"]
 
 
+def test_jobs_coded_as_a_batch(session, monkeypatch):
+    from backend.core.config import get_settings
+    from backend.services.tasks import drain_local_tasks
+    from workers.tasks import compress_batch
+
+    sources = [make_source(session, name) for name in ("astronaut", "coffee")]
+    tiny = make_source(session, "rocket", size=40)
+    ids = compression.create_jobs(session, [s.id for s in sources], [("90", Setting.low)])
+    [tiny_job] = compression.create_jobs(session, [tiny.id], [("90", Setting.low)])
+    assert compress_batch.run([*ids, tiny_job]) == ["done", "done", "failed"]
+    jobs = {job.id: job for job in job_rows(session)}
+    assert "ImageTooSmallError" in jobs[tiny_job].error
+    recons = session.exec(select(Reconstruction).order_by(Reconstruction.id)).all()
+    assert [r.params["batch"] for r in recons] == [2, 2]
+    assert compress_batch.run(ids) == ["done already", "done already"]
+
+    # Started with SCLIC_CODEC_BATCH=2, the jobs travel two to a message (in-process here).
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setenv("SCLIC_CODEC_BATCH", "2")
+    get_settings.cache_clear()
+    more = compression.create_jobs(session, [s.id for s in sources], [("90", Setting.high)])
+    compression.start_jobs(more)
+    drain_local_tasks()
+    done = [job for job in job_rows(session) if job.id in more]
+    assert [job.status for job in done] == [JobStatus.done, JobStatus.done]
+    batched = [session.get(Reconstruction, job.reconstruction_id) for job in done]
+    assert [r.params["batch"] for r in batched] == [2, 2]
+    assert all(r.ssim is not None for r in batched)  # measured by the in-process cpu task
+
+
 def test_codec_errors_are_recorded_on_the_job(session, tmp_path, monkeypatch):
     from backend.core.config import get_settings
     from workers.tasks import compress
@@ -242,8 +272,8 @@ def test_real_worker_runs_jobs_once_even_when_delivered_twice(session, worker_en
     worker = Worker(worker_env, tmp_path / "worker.log")
     try:
         compression.start_jobs(ids)
-        # A duplicate delivery of the same job.
-        celery_app.send_task("workers.tasks.compress", args=[ids[0]])
+        # A duplicate delivery of both jobs, in one batch message.
+        celery_app.send_task("workers.tasks.compress_batch", args=[ids])
         wait_for(
             lambda: all(j.status == JobStatus.done for j in job_rows(session)),
             120,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,6 +154,15 @@ class Codec(ABC):
     @abstractmethod
     def decode(self, bitstream: bytes) -> np.ndarray:
         """Bitstream → RGB ``uint8`` ``[H, W, 3]``."""
+
+    def encode_many(self, rgbs: Sequence[np.ndarray], level: int) -> list[EncodeResult]:
+        """Several images at one level; codecs that can code a batch at once override this.
+        Each result is the same bytes that ``encode`` gives for that image alone."""
+        return [self.encode(rgb, level) for rgb in rgbs]
+
+    def decode_many(self, bitstreams: Sequence[bytes]) -> list[np.ndarray]:
+        """Several bitstreams; each result is the same pixels that ``decode`` gives alone."""
+        return [self.decode(bitstream) for bitstream in bitstreams]
 
     def check_level(self, level: int) -> int:
         if level not in self.levels:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import os
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -152,6 +152,14 @@ def latent_shape(height: int, width: int) -> tuple[int, int]:
     return math.ceil(height / PAD_MULTIPLE), math.ceil(width / PAD_MULTIPLE)
 
 
+def _same_size(images: Sequence[np.ndarray]) -> dict[tuple[int, int], list[int]]:
+    """Indices of the images, grouped by (height, width) in first-seen order."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, image in enumerate(images):
+        groups.setdefault((image.shape[0], image.shape[1]), []).append(i)
+    return groups
+
+
 class HyperpriorCodec(Codec):
     """A ``ScaleHyperprior`` codec with one checkpoint per level.
 
@@ -198,32 +206,59 @@ class HyperpriorCodec(Codec):
         return loaded
 
     def encode(self, rgb: np.ndarray, level: int) -> EncodeResult:
-        rgb = check_rgb(rgb, self.min_side, self.name)
+        return self.encode_many([rgb], level)[0]
+
+    def encode_many(self, rgbs: Sequence[np.ndarray], level: int) -> list[EncodeResult]:
+        """Images of one size go through the model as one batch (the entropy coder still
+        writes one bitstream per image); each bitstream equals the image's own ``encode``."""
+        images = [check_rgb(rgb, self.min_side, self.name) for rgb in rgbs]
         loaded = self.loaded(level)
         device = self.device
-        height, width = rgb.shape[:2]
-        with torch.inference_mode():
-            x = pad_to_multiple(rgb_to_tensor(rgb, device))
-            out = loaded.model.compress(x)
-        y_string = out["strings"][0][0]
-        z_string = out["strings"][1][0]
-        if tuple(out["shape"]) != latent_shape(height, width):
-            raise BitstreamError(f"unexpected hyper-latent shape {tuple(out['shape'])}")
-        payload = _LEN.pack(len(y_string)) + y_string + z_string
         flags = FLAG_CUDA if torch.device(device).type == "cuda" else 0
-        bitstream = pack(Header(self.codec_id, level, height, width, flags), payload)
-        params = {
-            "level": level,
-            "weights_file": loaded.path.name,
-            "weights_sha256": loaded.sha256,
-            "channels": list(loaded.channels),
-            "y_bytes": len(y_string),
-            "z_bytes": len(z_string),
-            "padded_to": PAD_MULTIPLE,
-        }
-        return EncodeResult(bitstream, level, width, height, params)
+        results: list[EncodeResult | None] = [None] * len(images)
+        for (height, width), indices in _same_size(images).items():
+            with torch.inference_mode():
+                x = torch.cat([pad_to_multiple(rgb_to_tensor(images[i], device)) for i in indices])
+                out = loaded.model.compress(x)
+            if tuple(out["shape"]) != latent_shape(height, width):
+                raise BitstreamError(f"unexpected hyper-latent shape {tuple(out['shape'])}")
+            for i, y_string, z_string in zip(indices, *out["strings"], strict=True):
+                payload = _LEN.pack(len(y_string)) + y_string + z_string
+                bitstream = pack(Header(self.codec_id, level, height, width, flags), payload)
+                params = {
+                    "level": level,
+                    "weights_file": loaded.path.name,
+                    "weights_sha256": loaded.sha256,
+                    "channels": list(loaded.channels),
+                    "y_bytes": len(y_string),
+                    "z_bytes": len(z_string),
+                    "padded_to": PAD_MULTIPLE,
+                    "batch": len(indices),
+                }
+                results[i] = EncodeResult(bitstream, level, width, height, params)
+        return [r for r in results if r is not None]
 
     def decode(self, bitstream: bytes) -> np.ndarray:
+        return self.decode_many([bitstream])[0]
+
+    def decode_many(self, bitstreams: Sequence[bytes]) -> list[np.ndarray]:
+        """Bitstreams of one level and size are decoded as one batch."""
+        parsed = [self._parse(bitstream) for bitstream in bitstreams]
+        groups: dict[tuple[int, int, int], list[int]] = {}
+        for i, (header, _, _) in enumerate(parsed):
+            groups.setdefault((header.level, header.height, header.width), []).append(i)
+        images: list[np.ndarray | None] = [None] * len(parsed)
+        for (level, height, width), indices in groups.items():
+            loaded = self.loaded(level)
+            strings = [[parsed[i][1] for i in indices], [parsed[i][2] for i in indices]]
+            with torch.inference_mode():
+                out = loaded.model.decompress(strings, latent_shape(height, width))
+                x_hat = out["x_hat"][..., :height, :width]
+                for row, i in enumerate(indices):
+                    images[i] = tensor_to_rgb(x_hat[row : row + 1])
+        return [image for image in images if image is not None]
+
+    def _parse(self, bitstream: bytes) -> tuple[Header, bytes, bytes]:
         header, payload = unpack(bitstream, self.codec_id)
         if header.level not in self.levels:
             raise BitstreamError(f"bitstream level {header.level} is not one of {self.levels}")
@@ -240,12 +275,7 @@ class HyperpriorCodec(Codec):
         z_string = payload[_LEN.size + y_len :]
         if len(y_string) != y_len or not z_string:
             raise BitstreamError("truncated hyperprior payload")
-        loaded = self.loaded(header.level)
-        with torch.inference_mode():
-            shape = latent_shape(header.height, header.width)
-            out = loaded.model.decompress([[y_string], [z_string]], shape)
-            x_hat = out["x_hat"][..., : header.height, : header.width]
-            return tensor_to_rgb(x_hat)
+        return header, y_string, z_string
 
     def describe(self) -> dict[str, Any]:
         import compressai

@@ -17,6 +17,7 @@ import os
 import platform
 import tempfile
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
@@ -27,9 +28,9 @@ import numpy as np
 import pyvips
 
 from backend.services.store import sha1_file
-from workers.codecs.base import Codec
-from workers.codecs.errors import ImageTooSmallError, InvalidImageError
-from workers.codecs.rate import encode_setting
+from workers.codecs.base import Codec, EncodeResult, check_rgb
+from workers.codecs.errors import CodecError, ImageTooSmallError, InvalidImageError
+from workers.codecs.rate import encode_setting_many
 from workers.codecs.registry import build_codec, get_entry
 from workers.metrics import WIN_SIZE, Quality, check_pair, quality
 
@@ -177,66 +178,106 @@ def run_one(
     ``weights_dir`` ``None`` uses the default weights folder. With ``measure`` False the metric
     fields are left out, for a worker that leaves them to :func:`measure_files` on another.
     """
+    [outcome] = run_many(
+        codec_id, setting, [src_png], out_dir, device, weights_dir, measure=measure
+    )
+    if isinstance(outcome, CodecError):
+        raise outcome
+    return outcome
+
+
+def run_many(
+    codec_id: str,
+    setting: str,
+    src_pngs: Sequence[Path],
+    out_dir: Path,
+    device: str | None = None,
+    weights_dir: Path | None = None,
+    *,
+    measure: bool = True,
+) -> list[dict[str, Any] | CodecError]:
+    """:func:`run_one` for several images, coded as a batch where the codec allows (same size,
+    a fixed level); one result or codec error per image, in order. An unreadable or too small
+    image fails alone; a codec that cannot run at all raises. Encode and decode times are the
+    batch's, shared out evenly."""
     entry = get_entry(codec_id)
     spec = entry.setting(setting)
     codec = _codec(codec_id, Path(weights_dir) if weights_dir else None, device)
-    src_png = Path(src_png)
-    begin = time.perf_counter()
-    rgb = read_png(src_png)
-    height, width = rgb.shape[:2]
+    outcomes: list[dict[str, Any] | CodecError | None] = [None] * len(src_pngs)
+    ready: list[tuple[int, Path, np.ndarray, float]] = []
+    for index, src in enumerate(map(Path, src_pngs)):
+        begin = time.perf_counter()
+        try:
+            rgb = check_rgb(read_png(src), codec.min_side, codec.name)
+            if min(rgb.shape[:2]) < WIN_SIZE:
+                raise ImageTooSmallError(
+                    f"{src.name}: {rgb.shape[1]}×{rgb.shape[0]} px; "
+                    f"SSIM needs both sides ≥ {WIN_SIZE} px"
+                )
+        except CodecError as exc:
+            outcomes[index] = exc
+            continue
+        ready.append((index, src, rgb, time.perf_counter() - begin))
+    if ready:
+        start = time.perf_counter()
+        results = encode_setting_many(codec, spec, [rgb for _, _, rgb, _ in ready])
+        encoded = time.perf_counter()
+        reconstructions = codec.decode_many([result.bitstream for result in results])
+        decoded = time.perf_counter()
+        info = codec.describe()
+        shared = {
+            "encode_s": (encoded - start) / len(ready),
+            "decode_s": (decoded - encoded) / len(ready),
+            "device": str(info.get("device", "cpu")),
+            "versions": library_versions(info),
+            "codec_id": codec_id,
+            "codec_name": entry.name,
+            "paper_codec": entry.paper,
+            "setting": setting,
+            "setting_label": spec.label,
+            "target_bpp": spec.target_bpp,
+        }
+        for (index, src, rgb, read_s), result, reconstruction in zip(
+            ready, results, reconstructions, strict=True
+        ):
+            stored = _store_and_measure(Path(out_dir), rgb, result, reconstruction, measure)
+            outcomes[index] = {**shared, **stored, "source_png": str(src), "read_s": read_s}
+    return [outcome for outcome in outcomes if outcome is not None]
 
-    start = time.perf_counter()
-    result = encode_setting(codec, spec, rgb)
-    encoded = time.perf_counter()
-    reconstruction = codec.decode(result.bitstream)
-    decoded = time.perf_counter()
-    info = codec.describe()
-    run_device = str(info.get("device", "cpu"))
+
+def _store_and_measure(
+    out_dir: Path,
+    rgb: np.ndarray,
+    result: EncodeResult,
+    reconstruction: np.ndarray,
+    measure: bool,
+) -> dict[str, Any]:
+    check_pair(rgb, reconstruction)
 
     def store() -> tuple[tuple[str, Path, Path], float]:
         began = time.perf_counter()
-        stored = store_blind(Path(out_dir), png_bytes(reconstruction), result.bitstream)
+        stored = store_blind(out_dir, png_bytes(reconstruction), result.bitstream)
         return stored, time.perf_counter() - began
 
-    # Refuse what the metrics would refuse before anything is stored: a failed job leaves no file.
-    if min(height, width) < WIN_SIZE:
-        raise ImageTooSmallError(
-            f"{src_png.name}: {width}×{height} px; SSIM needs both sides ≥ {WIN_SIZE} px"
-        )
-    check_pair(rgb, reconstruction)
     measured: dict[str, Any] = {}
     # The PNG encoder and the metric filters each leave cores idle; run side by side.
     with ThreadPoolExecutor(1, thread_name_prefix="sclic-store") as pool:
         storing = pool.submit(store)
         if measure:
-            measured = {
-                **scores_dict(quality(rgb, reconstruction)),
-                "metrics_s": time.perf_counter() - decoded,
-            }
+            began = time.perf_counter()
+            scores = quality(rgb, reconstruction)
+            measured = {**scores_dict(scores), "metrics_s": time.perf_counter() - began}
         (blind, png_path, bitstream_path), store_s = storing.result()
-
     return {
-        "codec_id": codec_id,
-        "codec_name": entry.name,
-        "paper_codec": entry.paper,
-        "setting": setting,
-        "setting_label": spec.label,
         "level": result.level,
-        "target_bpp": spec.target_bpp,
         "params": result.params,
-        "source_png": str(src_png),
         "bitstream_path": str(bitstream_path),
         "reconstruction_path": str(png_path),
         "blind_name": blind,
-        "width": width,
-        "height": height,
+        "width": result.width,
+        "height": result.height,
         "bitstream_bytes": result.num_bytes,
         "bpp": result.bpp,
         **measured,
-        "read_s": start - begin,
-        "encode_s": encoded - start,
-        "decode_s": decoded - encoded,
         "store_s": store_s,
-        "device": run_device,
-        "versions": library_versions(info),
     }

@@ -8,6 +8,7 @@ and the levels tried are recorded with the result.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -83,11 +84,21 @@ def rate_match(codec: Codec, rgb: np.ndarray, target_bpp: float) -> EncodeResult
 
 def encode_setting(codec: Codec, setting: SettingSpec, rgb: np.ndarray) -> EncodeResult:
     """Encode at a setting: its fixed level, or rate-matched to its target bpp."""
+    return encode_setting_many(codec, setting, [rgb])[0]
+
+
+def encode_setting_many(
+    codec: Codec, setting: SettingSpec, rgbs: Sequence[np.ndarray]
+) -> list[EncodeResult]:
+    """Several images at one setting: a fixed level codes them together where the codec can
+    (``Codec.encode_many``); rate matching picks a level per image, so it codes one by one."""
     if setting.level is None:
         assert setting.target_bpp is not None
-        return rate_match(codec, rgb, setting.target_bpp)
-    result = codec.encode(rgb, setting.level)
-    params = {**result.params, "achieved_bpp": result.bpp}
-    if setting.target_bpp is not None:
-        params["target_bpp"] = setting.target_bpp
-    return replace(result, params=params)
+        return [rate_match(codec, rgb, setting.target_bpp) for rgb in rgbs]
+    results = []
+    for result in codec.encode_many(rgbs, setting.level):
+        params = {**result.params, "achieved_bpp": result.bpp}
+        if setting.target_bpp is not None:
+            params["target_bpp"] = setting.target_bpp
+        results.append(replace(result, params=params))
+    return results

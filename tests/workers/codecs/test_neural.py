@@ -35,6 +35,20 @@ def test_c1_codes_and_decodes(zoo_dir: Path, photo: np.ndarray) -> None:
     assert np.array_equal(codec.decode(again.bitstream), rec)
 
 
+def test_a_batch_gives_each_image_its_own_bytes(zoo_dir: Path, photo: np.ndarray) -> None:
+    codec = build_codec("01", zoo_dir, "cpu")
+    images = [photo, np.ascontiguousarray(photo[::-1]), np.ascontiguousarray(photo[:67, :130])]
+    batch = codec.encode_many(images, 3)
+    alone = [codec.encode(image, 3) for image in images]
+    assert [r.bitstream for r in batch] == [r.bitstream for r in alone]
+    # The two 256 × 192 images went through the model together, the third alone.
+    assert [r.params["batch"] for r in batch] == [2, 2, 1]
+    decoded = codec.decode_many([r.bitstream for r in batch])
+    for image, result, pixels in zip(images, alone, decoded, strict=True):
+        assert pixels.shape == image.shape
+        assert np.array_equal(pixels, codec.decode(result.bitstream))
+
+
 def test_sizes_not_multiple_of_64_are_padded_and_cropped(zoo_dir: Path, photo: np.ndarray) -> None:
     codec = build_codec("01", zoo_dir, "cpu")
     odd = np.ascontiguousarray(photo[:67, :130])

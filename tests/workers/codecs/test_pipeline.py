@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from workers.codecs.errors import ImageTooSmallError, InvalidImageError
-from workers.codecs.pipeline import read_png, run_one, sweep_temp_files
+from workers.codecs.pipeline import read_png, run_many, run_one, sweep_temp_files
 from workers.codecs.registry import build_codec
 
 
@@ -51,6 +51,33 @@ def test_small_image_has_no_ms_ssim(tmp_path: Path) -> None:
     Image.fromarray(np.full((128, 96, 3), 120, np.uint8)).save(src)
     row = run_one("91", "high", src, tmp_path / "out")
     assert row["ms_ssim"] is None and "160" in row["ms_ssim_reason"]
+
+
+def test_run_many_fails_only_the_bad_image_and_matches_run_one(tmp_path: Path) -> None:
+    from skimage import data
+
+    photo = data.astronaut()
+    paths = []
+    for name, rgb in (
+        ("a", photo[:192, :256]),
+        ("tiny", photo[:40, :40]),
+        ("b", photo[192:384, 256:]),
+        ("broken", None),
+    ):
+        path = tmp_path / f"{name}.png"
+        if rgb is None:
+            path.write_bytes(b"\x89PNG not really")
+        else:
+            Image.fromarray(np.ascontiguousarray(rgb)).save(path)
+        paths.append(path)
+    out = tmp_path / "out"
+    first, tiny, second, broken = run_many("90", "low", paths, out, device="cpu")
+    assert isinstance(tiny, ImageTooSmallError) and "64" in str(tiny)
+    assert isinstance(broken, InvalidImageError)
+    assert isinstance(first, dict) and isinstance(second, dict)
+    assert first["params"]["batch"] == 2 and first["ms_ssim"] is not None
+    alone = run_one("90", "low", paths[0], tmp_path / "alone", device="cpu")
+    assert alone["blind_name"] == first["blind_name"] and alone["params"]["batch"] == 1
 
 
 def test_image_too_small_for_the_metrics_stores_nothing(tmp_path: Path) -> None:
