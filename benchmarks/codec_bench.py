@@ -5,7 +5,9 @@ Bare: ``compress`` + ``decompress`` of an already padded tensor with a loaded mo
 encode, SHA-1 blind name, atomic writes). Codecs: the shipped demo codec ("90") and C1 ("01",
 random weights saved in the zoo's format in a temporary folder). Sizes 768×512 and 2304×1536
 (the paper's largest side, section 3.1); CPU, and CUDA when present. Bare and pipeline runs
-alternate so that load from other processes hits both alike. Prints medians; asserts nothing.
+alternate so that load from other processes hits both alike. Throughput is images per second
+through ``run_one`` and, batched four to a call, through ``run_many`` (metrics included in both).
+Prints medians; asserts nothing.
 
     python benchmarks/codec_bench.py [--repeats 3] [--sizes 768x512 2304x1536]
 """
@@ -24,6 +26,7 @@ import numpy as np
 from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+BATCH = 4
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
@@ -61,7 +64,7 @@ def bench(
     import torch
 
     from workers.codecs.neural import HyperpriorCodec, pad_to_multiple, rgb_to_tensor
-    from workers.codecs.pipeline import read_png, run_one
+    from workers.codecs.pipeline import read_png, run_many, run_one
     from workers.codecs.registry import build_codec, get_entry
 
     codec = build_codec(codec_id, weights, device)
@@ -93,12 +96,30 @@ def bench(
             start = time.perf_counter()
             fn()
             times.append(time.perf_counter() - start)
+    # A batch of four different images of this size through ``run_many`` (what a worker does
+    # with SCLIC_CODEC_BATCH=4), per image.
+    batch = [src.with_name(f"{src.stem}-{i}.png") for i in range(BATCH)]
+    pixels = read_png(src)
+    for i, path in enumerate(batch):
+        Image.fromarray(np.ascontiguousarray(np.roll(pixels, 16 * i, axis=1))).save(path)
+    run_many(codec_id, setting, batch, out, device, weights)
+    batch_times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run_many(codec_id, setting, batch, out, device, weights)
+        batch_times.append((time.perf_counter() - start) / BATCH)
     bare_s, pipe_s = statistics.median(bare_times), statistics.median(pipe_times)
     parts = {
         key: statistics.median(r[key] for r in rows)
         for key in ("read_s", "encode_s", "decode_s", "metrics_s", "store_s")
     }
-    return {"bare_s": bare_s, "pipeline_s": pipe_s, **parts, "bpp": rows[-1]["bpp"]}
+    return {
+        "bare_s": bare_s,
+        "pipeline_s": pipe_s,
+        **parts,
+        "bpp": rows[-1]["bpp"],
+        "batch_s": statistics.median(batch_times),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -114,7 +135,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; devices {devices}")
     header = (
         f"{'codec':5} {'size':>10} {'device':6} {'bare s':>8} {'pipe s':>8} {'ratio':>6} "
-        f"{'read s':>7} {'enc s':>7} {'dec s':>7} {'metr s':>7} {'store s':>7} {'bpp':>6}"
+        f"{'read s':>7} {'enc s':>7} {'dec s':>7} {'metr s':>7} {'store s':>7} {'bpp':>6} "
+        f"{'img/s':>6} {'img/s b4':>8}"
     )
     print(header)
     with tempfile.TemporaryDirectory(prefix="sclic-bench-") as tmp:
@@ -139,7 +161,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                         f"{codec_id:5} {size:>10} {device:6} {r['bare_s']:8.3f} "
                         f"{r['pipeline_s']:8.3f} {r['pipeline_s'] / r['bare_s']:6.3f} "
                         f"{r['read_s']:7.3f} {r['encode_s']:7.3f} {r['decode_s']:7.3f} "
-                        f"{r['metrics_s']:7.3f} {r['store_s']:7.3f} {r['bpp']:6.3f}",
+                        f"{r['metrics_s']:7.3f} {r['store_s']:7.3f} {r['bpp']:6.3f} "
+                        f"{1 / r['pipeline_s']:6.2f} {1 / r['batch_s']:8.2f}",
                         flush=True,
                     )
 
