@@ -3,6 +3,7 @@ already or the row is gone, so a duplicate delivery or a re-run does no harm."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 from pathlib import Path
@@ -70,11 +71,14 @@ def compress_batch(self: Any, job_ids: list[int]) -> list[str]:
     return _compress_jobs([int(job_id) for job_id in job_ids])
 
 
-def _claim(session: Session, job_id: int) -> tuple[CompressionJob, SourceImage] | str:
-    """The job and its source, marked running; or what became of a job with nothing to do."""
-    job = session.get(CompressionJob, job_id)
-    if job is None:
-        return "gone"
+def _follow_up(recon: Reconstruction) -> None:
+    """Hand a stored reconstruction to the ``cpu`` queue (after the commit that made it)."""
+    enqueue("measure", recon.id)  # type: ignore[arg-type]
+    enqueue("make_tiles", recon.id)  # type: ignore[arg-type]
+
+
+def _claim(session: Session, job: CompressionJob) -> SourceImage | str:
+    """The job's source, the job marked running; or what became of a job with nothing to do."""
     source = session.get(SourceImage, job.source_image_id)
     if source is None:
         _finish(session, job, JobStatus.failed, error="the source image was removed")
@@ -82,64 +86,91 @@ def _claim(session: Session, job_id: int) -> tuple[CompressionJob, SourceImage] 
     existing = find_reconstruction(session, source.id, job.codec_id, job.setting)  # type: ignore[arg-type]
     if existing is not None:
         _finish(session, job, JobStatus.done, reconstruction_id=existing.id, error=None)
+        if existing.ssim is None:
+            # A worker died between storing the row and handing it on: hand it on now.
+            _follow_up(existing)
         return "done already"
     _finish(session, job, JobStatus.running, attempts=job.attempts + 1, error=None)
-    return job, source
+    return source
 
 
 def _compress_jobs(job_ids: list[int]) -> list[str]:
     from workers.codecs.errors import CodecError
-    from workers.codecs.pipeline import run_many
+    from workers.codecs.pipeline import codes_in_batches, run_many
 
     settings = get_settings()
     statuses: dict[int, str] = {}
-    made: list[int] = []
     with _session() as session:
-        groups: dict[tuple[str, Setting], list[tuple[CompressionJob, SourceImage]]] = {}
-        for job_id in job_ids:
-            claimed = _claim(session, job_id)
-            if isinstance(claimed, str):
-                statuses[job_id] = claimed
+        groups: dict[tuple[str, Setting], list[CompressionJob]] = {}
+        for job_id in dict.fromkeys(job_ids):
+            job = session.get(CompressionJob, job_id)
+            if job is None:
+                statuses[job_id] = "gone"
             else:
-                groups.setdefault((claimed[0].codec_id, claimed[0].setting), []).append(claimed)
-        for (codec_id, setting), claims in groups.items():
-            outcomes: list[dict[str, Any] | Exception]
-            try:
-                outcomes = list(
-                    run_many(
+                groups.setdefault((job.codec_id, job.setting), []).append(job)
+        for (codec_id, setting), jobs in list(groups.items()):
+            if len(jobs) > 1 and not codes_in_batches(codec_id):
+                # One image at a time anyway: one message each, so a long run of a slow
+                # codec never outlasts the broker's visibility timeout.
+                for job in jobs:
+                    enqueue("compress", job.id)  # type: ignore[arg-type]
+                    statuses[job.id] = "sent alone"  # type: ignore[index]
+                del groups[(codec_id, setting)]
+        claims: list[tuple[CompressionJob, SourceImage]] = []
+        for jobs in groups.values():
+            for job in jobs:
+                claimed = _claim(session, job)
+                if isinstance(claimed, str):
+                    statuses[job.id] = claimed  # type: ignore[index]
+                else:
+                    claims.append((job, claimed))
+        try:
+            for (codec_id, setting), jobs in groups.items():
+                group = [(job, source) for job, source in claims if job in jobs]
+                if not group:
+                    continue
+                try:
+                    outcomes = run_many(
                         codec_id,
                         setting.value,
-                        [absolute(source.prepared_path) for _, source in claims],
+                        [absolute(source.prepared_path) for _, source in group],
                         store_root() / "reconstructions",
                         device=settings.codec_device,
                         weights_dir=settings.weights_dir,
                         measure=False,
                     )
-                )
-            except TRANSIENT:
+                except TRANSIENT:
+                    raise
+                except Exception as exc:
+                    # A codec's own refusal (missing weights, say): retrying does not help; the
+                    # admin can retry by hand once it is fixed.
+                    log.warning("jobs %s failed: %s", [job.id for job, _ in group], exc)
+                    outcomes = [exc for _ in group]
+                for (job, source), outcome in zip(group, outcomes, strict=True):
+                    if isinstance(outcome, Exception):
+                        log.log(
+                            logging.WARNING if isinstance(outcome, CodecError) else logging.ERROR,
+                            "job %s failed: %s",
+                            job.id,
+                            outcome,
+                            exc_info=None if isinstance(outcome, CodecError) else outcome,
+                        )
+                        error = f"{type(outcome).__name__}: {outcome}"
+                        _finish(session, job, JobStatus.failed, error=error)
+                        statuses[job.id] = "failed"  # type: ignore[index]
+                        continue
+                    recon = _add_row(session, source, job, outcome)
+                    _finish(session, job, JobStatus.done, reconstruction_id=recon.id, error=None)
+                    statuses[job.id] = "done"  # type: ignore[index]
+                    _follow_up(recon)
+        except TRANSIENT:
+            # Every claimed job not finished goes back to the queue; the retry runs them.
+            session.rollback()
+            with contextlib.suppress(*TRANSIENT):
                 for job, _ in claims:
-                    _finish(session, job, JobStatus.queued, error="transient failure, retrying")
-                raise
-            except Exception as exc:
-                # Includes a codec's own refusal (missing weights, program crashed): retrying
-                # does not help; the admin can retry by hand once it is fixed.
-                log.warning("jobs %s failed: %s", [job.id for job, _ in claims], exc)
-                outcomes = [exc for _ in claims]
-            for (job, source), outcome in zip(claims, outcomes, strict=True):
-                if isinstance(outcome, Exception):
-                    if not isinstance(outcome, CodecError):
-                        log.error("job %s crashed", job.id, exc_info=outcome)
-                    error = f"{type(outcome).__name__}: {outcome}"
-                    _finish(session, job, JobStatus.failed, error=error)
-                    statuses[job.id] = "failed"  # type: ignore[index]
-                    continue
-                recon = _add_row(session, source, job, outcome)
-                _finish(session, job, JobStatus.done, reconstruction_id=recon.id, error=None)
-                statuses[job.id] = "done"  # type: ignore[index]
-                made.append(recon.id)  # type: ignore[arg-type]
-    for recon_id in made:
-        enqueue("measure", recon_id)
-        enqueue("make_tiles", recon_id)
+                    if job.id not in statuses:
+                        _finish(session, job, JobStatus.queued, error="transient failure, retrying")
+            raise
     return [statuses[job_id] for job_id in job_ids]
 
 

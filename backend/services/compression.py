@@ -45,8 +45,9 @@ def create_jobs(
             "created_at": now,
             "updated_at": now,
         }
-        for source_id in sources
+        # Grouped by codec and setting, so that jobs started in batches share a model.
         for codec_id, setting in pairs
+        for source_id in sources
         if (source_id, codec_id, setting) not in existing
     ]
     if not rows:

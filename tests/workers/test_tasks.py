@@ -120,6 +120,57 @@ def test_jobs_coded_as_a_batch(session, monkeypatch):
     assert all(r.ssim is not None for r in batched)  # measured by the in-process cpu task
 
 
+def test_batch_messages_for_codecs_that_do_not_batch_become_single_jobs(session, monkeypatch):
+    from backend.core.config import get_settings
+    from backend.services.tasks import drain_local_tasks
+    from workers.tasks import compress_batch
+
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    get_settings.cache_clear()
+    sources = [make_source(session, name) for name in ("astronaut", "coffee")]
+    ids = compression.create_jobs(session, [s.id for s in sources], [("91", Setting.low)])
+    assert compress_batch.run(ids) == ["sent alone", "sent alone"]
+    drain_local_tasks()
+    assert [job.status for job in job_rows(session)] == [JobStatus.done, JobStatus.done]
+
+
+def test_a_stored_but_unmeasured_reconstruction_is_handed_on_again(session, monkeypatch):
+    from backend.core.config import get_settings
+    from backend.services.tasks import drain_local_tasks
+    from workers.tasks import compress
+
+    source = make_source(session)
+    [job_id] = compression.create_jobs(session, [source.id], [("91", Setting.high)])
+    assert compress.run(job_id) == "done"  # measure sent to a broker no worker reads here
+    recon = session.exec(select(Reconstruction)).one()
+    assert recon.ssim is None
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    get_settings.cache_clear()
+    assert compress.run(job_id) == "done already"
+    drain_local_tasks()
+    session.refresh(recon)
+    assert recon.ssim is not None
+
+
+def test_a_transient_failure_puts_every_unfinished_job_back(session, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from workers import tasks
+
+    sources = [make_source(session, name) for name in ("astronaut", "coffee")]
+    ids = compression.create_jobs(session, [s.id for s in sources], [("90", Setting.low)])
+
+    def database_away(*args, **kwargs):
+        raise OperationalError("INSERT", {}, ConnectionError("server closed the connection"))
+
+    monkeypatch.setattr(tasks, "_add_row", database_away)
+    with pytest.raises(OperationalError):
+        tasks.compress_batch.run(ids)
+    assert [job.status for job in job_rows(session)] == [JobStatus.queued, JobStatus.queued]
+    monkeypatch.undo()
+    assert tasks.compress_batch.run(ids) == ["done", "done"]
+
+
 def test_codec_errors_are_recorded_on_the_job(session, tmp_path, monkeypatch):
     from backend.core.config import get_settings
     from workers.tasks import compress

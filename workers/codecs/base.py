@@ -142,6 +142,7 @@ class Codec(ABC):
     name: str
     levels: tuple[int, ...]
     min_side: int = 1
+    batches = False  # whether encode_many/decode_many code several images in one pass
 
     @abstractmethod
     def available(self) -> Availability:

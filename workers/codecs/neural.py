@@ -168,6 +168,7 @@ class HyperpriorCodec(Codec):
     """
 
     min_side = PAD_MULTIPLE
+    batches = True
 
     def __init__(
         self,

@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -30,7 +31,7 @@ import pyvips
 from backend.services.store import sha1_file
 from workers.codecs.base import Codec, EncodeResult, check_rgb
 from workers.codecs.errors import CodecError, ImageTooSmallError, InvalidImageError
-from workers.codecs.rate import encode_setting_many
+from workers.codecs.rate import SettingSpec, encode_setting_many
 from workers.codecs.registry import build_codec, get_entry
 from workers.metrics import WIN_SIZE, Quality, check_pair, quality
 
@@ -181,7 +182,7 @@ def run_one(
     [outcome] = run_many(
         codec_id, setting, [src_png], out_dir, device, weights_dir, measure=measure
     )
-    if isinstance(outcome, CodecError):
+    if isinstance(outcome, Exception):
         raise outcome
     return outcome
 
@@ -195,15 +196,15 @@ def run_many(
     weights_dir: Path | None = None,
     *,
     measure: bool = True,
-) -> list[dict[str, Any] | CodecError]:
+) -> list[dict[str, Any] | Exception]:
     """:func:`run_one` for several images, coded as a batch where the codec allows (same size,
-    a fixed level); one result or codec error per image, in order. An unreadable or too small
-    image fails alone; a codec that cannot run at all raises. Encode and decode times are the
-    batch's, shared out evenly."""
+    a fixed level); one result or error per image, in order. An unreadable, too small or
+    otherwise failing image fails alone (a codec that cannot run at all fails each). Encode and
+    decode times are the batch's, shared out evenly."""
     entry = get_entry(codec_id)
     spec = entry.setting(setting)
     codec = _codec(codec_id, Path(weights_dir) if weights_dir else None, device)
-    outcomes: list[dict[str, Any] | CodecError | None] = [None] * len(src_pngs)
+    outcomes: list[dict[str, Any] | Exception | None] = [None] * len(src_pngs)
     ready: list[tuple[int, Path, np.ndarray, float]] = []
     for index, src in enumerate(map(Path, src_pngs)):
         begin = time.perf_counter()
@@ -219,15 +220,11 @@ def run_many(
             continue
         ready.append((index, src, rgb, time.perf_counter() - begin))
     if ready:
-        start = time.perf_counter()
-        results = encode_setting_many(codec, spec, [rgb for _, _, rgb, _ in ready])
-        encoded = time.perf_counter()
-        reconstructions = codec.decode_many([result.bitstream for result in results])
-        decoded = time.perf_counter()
+        coded = _code(codec, spec, [rgb for _, _, rgb, _ in ready])
         info = codec.describe()
         shared = {
-            "encode_s": (encoded - start) / len(ready),
-            "decode_s": (decoded - encoded) / len(ready),
+            "encode_s": coded.encode_s / len(ready),
+            "decode_s": coded.decode_s / len(ready),
             "device": str(info.get("device", "cpu")),
             "versions": library_versions(info),
             "codec_id": codec_id,
@@ -237,12 +234,63 @@ def run_many(
             "setting_label": spec.label,
             "target_bpp": spec.target_bpp,
         }
-        for (index, src, rgb, read_s), result, reconstruction in zip(
-            ready, results, reconstructions, strict=True
-        ):
-            stored = _store_and_measure(Path(out_dir), rgb, result, reconstruction, measure)
+        for (index, src, rgb, read_s), pair in zip(ready, coded.pairs, strict=True):
+            if isinstance(pair, Exception):
+                outcomes[index] = pair
+                continue
+            try:
+                stored = _store_and_measure(Path(out_dir), rgb, *pair, measure)
+            except Exception as exc:
+                outcomes[index] = exc
+                continue
             outcomes[index] = {**shared, **stored, "source_png": str(src), "read_s": read_s}
+    assert all(outcome is not None for outcome in outcomes)
     return [outcome for outcome in outcomes if outcome is not None]
+
+
+@dataclass
+class _Coded:
+    """Per image, (encode result, reconstruction) or the error that image met; times in s."""
+
+    pairs: list[tuple[EncodeResult, np.ndarray] | Exception]
+    encode_s: float
+    decode_s: float
+
+
+def _code(codec: Codec, spec: SettingSpec, rgbs: list[np.ndarray]) -> _Coded:
+    """Encode and decode as one batch; if the batch fails (one image a codec program chokes
+    on, a GPU out of memory), code each image alone so the others still get done."""
+    start = time.perf_counter()
+    try:
+        results = encode_setting_many(codec, spec, rgbs)
+        encoded = time.perf_counter()
+        reconstructions = codec.decode_many([result.bitstream for result in results])
+        pairs: list[tuple[EncodeResult, np.ndarray] | Exception] = list(
+            zip(results, reconstructions, strict=True)
+        )
+        return _Coded(pairs, encoded - start, time.perf_counter() - encoded)
+    except Exception:
+        if len(rgbs) == 1:
+            raise
+    pairs = []
+    encode_s = decode_s = 0.0
+    for rgb in rgbs:
+        try:
+            began = time.perf_counter()
+            [result] = encode_setting_many(codec, spec, [rgb])
+            encoded = time.perf_counter()
+            [reconstruction] = codec.decode_many([result.bitstream])
+            encode_s += encoded - began
+            decode_s += time.perf_counter() - encoded
+            pairs.append((result, reconstruction))
+        except Exception as exc:
+            pairs.append(exc)
+    return _Coded(pairs, encode_s, decode_s)
+
+
+def codes_in_batches(codec_id: str) -> bool:
+    """Whether the codec codes several images in one pass (else a batch is a loop)."""
+    return get_entry(codec_id).implemented and _codec(codec_id, None, None).batches
 
 
 def _store_and_measure(

@@ -80,6 +80,28 @@ def test_run_many_fails_only_the_bad_image_and_matches_run_one(tmp_path: Path) -
     assert alone["blind_name"] == first["blind_name"] and alone["params"]["batch"] == 1
 
 
+def test_a_failing_batch_is_coded_image_by_image(tmp_path: Path, monkeypatch) -> None:
+    from skimage import data
+
+    from workers.codecs.neural import HyperpriorCodec
+
+    whole_batch = HyperpriorCodec.encode_many
+
+    def out_of_memory_for_batches(self, rgbs, level):  # type: ignore[no-untyped-def]
+        if len(rgbs) > 1:
+            raise RuntimeError("CUDA out of memory")
+        return whole_batch(self, rgbs, level)
+
+    monkeypatch.setattr(HyperpriorCodec, "encode_many", out_of_memory_for_batches)
+    paths = []
+    for i, rgb in enumerate((data.astronaut()[:192, :256], data.astronaut()[192:384, 256:])):
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray(np.ascontiguousarray(rgb)).save(paths[-1])
+    rows = run_many("90", "low", paths, tmp_path / "out", device="cpu", measure=False)
+    assert [type(row) for row in rows] == [dict, dict]
+    assert [row["params"]["batch"] for row in rows] == [1, 1]  # type: ignore[index]
+
+
 def test_image_too_small_for_the_metrics_stores_nothing(tmp_path: Path) -> None:
     src = tmp_path / "tiny.png"
     Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(src)
