@@ -116,19 +116,16 @@ def _compress_jobs(job_ids: list[int]) -> list[str]:
                     enqueue("compress", job.id)  # type: ignore[arg-type]
                     statuses[job.id] = "sent alone"  # type: ignore[index]
                 del groups[(codec_id, setting)]
-        claims: list[tuple[CompressionJob, SourceImage]] = []
-        for jobs in groups.values():
+        claims: dict[tuple[str, Setting], list[tuple[CompressionJob, SourceImage]]] = {}
+        for key, jobs in groups.items():
             for job in jobs:
                 claimed = _claim(session, job)
                 if isinstance(claimed, str):
                     statuses[job.id] = claimed  # type: ignore[index]
                 else:
-                    claims.append((job, claimed))
+                    claims.setdefault(key, []).append((job, claimed))
         try:
-            for (codec_id, setting), jobs in groups.items():
-                group = [(job, source) for job, source in claims if job in jobs]
-                if not group:
-                    continue
+            for (codec_id, setting), group in claims.items():
                 try:
                     outcomes = run_many(
                         codec_id,
@@ -167,7 +164,7 @@ def _compress_jobs(job_ids: list[int]) -> list[str]:
             # Every claimed job not finished goes back to the queue; the retry runs them.
             session.rollback()
             with contextlib.suppress(*TRANSIENT):
-                for job, _ in claims:
+                for job, _ in (claim for group in claims.values() for claim in group):
                     if job.id not in statuses:
                         _finish(session, job, JobStatus.queued, error="transient failure, retrying")
             raise

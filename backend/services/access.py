@@ -30,22 +30,18 @@ class ItemAccess:
         return bool(self.assignments)
 
 
-def _holding(user: User):  # type: ignore[no-untyped-def]
-    """Columns and outer joins adding, to a query over ``Reconstruction``, each of ``user``'s
-    assignments whose batch holds the item and whether that batch is locked: one row per batch
-    holding the item, the assignment NULL where the batch is not hers."""
-
-    def join(query):  # type: ignore[no-untyped-def]
-        return (
-            query.outerjoin(BatchItem, BatchItem.reconstruction_id == Reconstruction.id)  # type: ignore[arg-type]
-            .outerjoin(
-                Assignment,
-                (Assignment.batch_id == BatchItem.batch_id) & (Assignment.labeler_id == user.id),  # type: ignore[arg-type]
-            )
-            .outerjoin(Batch, Batch.id == Assignment.batch_id)  # type: ignore[arg-type]
+def _join_holdings(query, user: User):  # type: ignore[no-untyped-def]
+    """Outer-join, to a query over ``Reconstruction`` that selects ``Assignment, Batch.locked``
+    last, each of ``user``'s assignments whose batch holds the item and whether that batch is
+    locked: one row per batch holding the item, the assignment NULL where the batch is not hers."""
+    return (
+        query.outerjoin(BatchItem, BatchItem.reconstruction_id == Reconstruction.id)  # type: ignore[arg-type]
+        .outerjoin(
+            Assignment,
+            (Assignment.batch_id == BatchItem.batch_id) & (Assignment.labeler_id == user.id),  # type: ignore[arg-type]
         )
-
-    return (Assignment, Batch.locked), join
+        .outerjoin(Batch, Batch.id == Assignment.batch_id)  # type: ignore[arg-type]
+    )
 
 
 def _access(recon: Reconstruction, rows: list[tuple[Any, ...]]) -> ItemAccess:
@@ -62,9 +58,10 @@ def item_for_user(session: Session, user: User, blind_name: str) -> ItemAccess |
     Not found and not allowed look the same to the caller, so nothing leaks about other
     labelers' items.
     """
-    columns, join = _holding(user)
     rows = session.exec(
-        join(select(Reconstruction, *columns)).where(Reconstruction.blind_name == blind_name)
+        _join_holdings(select(Reconstruction, Assignment, Batch.locked), user).where(
+            Reconstruction.blind_name == blind_name
+        )
     ).all()
     if not rows:
         return None
@@ -77,13 +74,13 @@ def box_for_user(
 ) -> tuple[Annotation, ItemAccess] | None:
     """The user's own live box ``public_id`` with her hold on its item, in one query (her own
     box stays hers to see even when its batch has gone to someone else)."""
-    columns, join = _holding(user)
     rows = session.exec(
-        join(
-            select(Annotation, Reconstruction, *columns).join(
+        _join_holdings(
+            select(Annotation, Reconstruction, Assignment, Batch.locked).join(
                 Reconstruction,
                 Reconstruction.id == Annotation.reconstruction_id,  # type: ignore[arg-type]
-            )
+            ),
+            user,
         ).where(
             Annotation.public_id == public_id,
             Annotation.labeler_id == user.id,

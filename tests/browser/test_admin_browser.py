@@ -5,33 +5,16 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from backend.demo import png_bytes
 from backend.models import Assignment, Batch, PrescreenVote, Role, SourceImage, SourceStatus
-from backend.services.images import get_or_create_dataset, register_source
 from tests.browser.conftest import login
 from tests.services.helpers import fake_study
-from tests.utils.factories import PASSWORD, make_user, photo
+from tests.utils.factories import PASSWORD, make_source, make_user, photo
 
 pytestmark = pytest.mark.browser
 
 
 def real_sources(session, names: tuple[str, ...]) -> list[int]:  # type: ignore[no-untyped-def]
-    dataset = get_or_create_dataset(session, "skimage")
-    ids = []
-    for name in names:
-        rgb = photo(name)
-        source, _ = register_source(
-            session,
-            dataset,
-            original_name=f"{name}.png",
-            original_bytes=png_bytes(rgb),
-            original_suffix=".png",
-            prepared_png=png_bytes(rgb),
-            width=rgb.shape[1],
-            height=rgb.shape[0],
-        )
-        ids.append(source.id)
-    return ids
+    return [make_source(session, photo(name), name, "skimage").id for name in names]
 
 
 def card_source(page) -> int:  # type: ignore[no-untyped-def]

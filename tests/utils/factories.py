@@ -9,7 +9,17 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from backend.demo import center_crop_multiple, png_bytes
-from backend.models import Assignment, Batch, BatchItem, Bulk, Reconstruction, Role, Setting, User
+from backend.models import (
+    Assignment,
+    Batch,
+    BatchItem,
+    Bulk,
+    Reconstruction,
+    Role,
+    Setting,
+    SourceImage,
+    User,
+)
 from backend.services.auth import create_user
 from backend.services.images import get_or_create_dataset, register_reconstruction, register_source
 
@@ -24,6 +34,23 @@ def photo(name: str = "astronaut") -> np.ndarray:
     import skimage.data as data
 
     return center_crop_multiple(getattr(data, name)())
+
+
+def make_source(
+    session: Session, rgb: np.ndarray, name: str = "source", dataset: str = "test-set"
+) -> SourceImage:
+    """A source image already prepared: ``rgb`` is both the original and the prepared PNG."""
+    source, _ = register_source(
+        session,
+        get_or_create_dataset(session, dataset),
+        original_name=f"{name}.png",
+        original_bytes=png_bytes(rgb),
+        original_suffix=".png",
+        prepared_png=png_bytes(rgb),
+        width=rgb.shape[1],
+        height=rgb.shape[0],
+    )
+    return source
 
 
 def make_reconstruction(
@@ -41,17 +68,7 @@ def make_reconstruction(
     noisy = np.clip(rgb.astype(np.int16) + rng.integers(-12, 13, rgb.shape), 0, 255).astype(
         np.uint8
     )
-    dataset = get_or_create_dataset(session, "test-set")
-    source, _ = register_source(
-        session,
-        dataset,
-        original_name=f"secret-original-name-{seed}.png",
-        original_bytes=png_bytes(rgb),
-        original_suffix=".png",
-        prepared_png=png_bytes(rgb),
-        width=rgb.shape[1],
-        height=rgb.shape[0],
-    )
+    source = make_source(session, rgb, f"secret-original-name-{seed}")
     return register_reconstruction(
         session,
         source,

@@ -14,29 +14,17 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from backend.demo import png_bytes
 from backend.models import CompressionJob, JobStatus, Reconstruction, Setting, SourceImage
 from backend.services import compression
-from backend.services.images import get_or_create_dataset, register_source
 from backend.services.store import sha1_file, store_root
+from tests.utils import factories
 from tests.utils.factories import photo
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def make_source(session: Session, name: str = "astronaut", size: int = 256) -> SourceImage:
-    rgb = photo(name)[:size, :size]
-    source, _ = register_source(
-        session,
-        get_or_create_dataset(session, "tasks"),
-        original_name=f"{name}.png",
-        original_bytes=png_bytes(rgb),
-        original_suffix=".png",
-        prepared_png=png_bytes(rgb),
-        width=rgb.shape[1],
-        height=rgb.shape[0],
-    )
-    return source
+    return factories.make_source(session, photo(name)[:size, :size], name, "tasks")
 
 
 def job_rows(session: Session) -> list[CompressionJob]:

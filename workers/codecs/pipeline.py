@@ -272,20 +272,17 @@ def _code(codec: Codec, spec: SettingSpec, rgbs: list[np.ndarray]) -> _Coded:
     except Exception:
         if len(rgbs) == 1:
             raise
-    pairs = []
-    encode_s = decode_s = 0.0
+    alone = _Coded([], 0.0, 0.0)
     for rgb in rgbs:
         try:
-            began = time.perf_counter()
-            [result] = encode_setting_many(codec, spec, [rgb])
-            encoded = time.perf_counter()
-            [reconstruction] = codec.decode_many([result.bitstream])
-            encode_s += encoded - began
-            decode_s += time.perf_counter() - encoded
-            pairs.append((result, reconstruction))
+            coded = _code(codec, spec, [rgb])
         except Exception as exc:
-            pairs.append(exc)
-    return _Coded(pairs, encode_s, decode_s)
+            alone.pairs.append(exc)
+            continue
+        alone.pairs += coded.pairs
+        alone.encode_s += coded.encode_s
+        alone.decode_s += coded.decode_s
+    return alone
 
 
 def codes_in_batches(codec_id: str) -> bool:
