@@ -106,14 +106,19 @@ def codecs_list() -> None:
     weights_dir = get_settings().effective_weights_dir
     rows = registry_table(weights_dir)
     table = Table(title=f"codecs (weights folder: {weights_dir})")
-    for column in ("id", "paper", "name", "low", "high", "available"):
+    for column in ("id", "paper", "name", "family", "low", "high", "available"):
         table.add_column(column, overflow="fold")
     for row in rows:
         ok = "[green]yes[/green]" if row["available"] else "[red]no[/red]"
-        table.add_row(row["id"], row["paper"] or "-", row["name"], row["low"], row["high"], ok)
+        table.add_row(
+            row["id"], row["paper"] or "-", row["name"], row["family"], row["low"], row["high"], ok
+        )
     out = Console()
     out.print(table)
     for row in rows:
+        out.print(f"[bold]{row['id']}[/bold] source: {row['source']}", soft_wrap=True)
+        if row["note"]:
+            out.print(f"[bold]{row['id']}[/bold] note: {row['note']}", soft_wrap=True)
         if not row["available"]:
             out.print(f"[bold]{row['id']}[/bold] missing: {row['missing']}", soft_wrap=True)
 

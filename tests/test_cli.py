@@ -62,6 +62,10 @@ def test_codecs_list_says_what_is_missing(data_dir):
     assert result.exit_code == 0
     assert "bmshj2018-hyperprior-3-6d87be32.pth.tar" in result.stdout
     assert "SCLIC_JPEGAI_DIR" in result.stdout
+    assert "01 missing:" in result.stdout and "90 missing:" not in result.stdout
+    # Family and where each codec's weights or program come from.
+    assert "hyperprior" in result.stdout and "jpeg-ai" in result.stdout
+    assert "90 source: ScaleHyperprior (N=32, M=64) trained by" in result.stdout
 
 
 def test_compress_one_off(data_dir, tmp_path: Path):

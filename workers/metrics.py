@@ -5,7 +5,7 @@ data range 255 (``compressai.utils.eval_model``: both images rounded to integers
 ``pytorch_msssim`` with an 11-tap Gaussian window, σ = 1.5, K = (0.01, 0.03), valid filtering,
 2 × 2 average pooling between scales and the five MS-SSIM weights of Wang et al. 2003). MS-SSIM
 needs both sides > 160 px (four halvings of an 11-px window); smaller images get ``None`` and a
-reason. Bits per pixel come from real bytes (paper, appendix 1.4).
+reason.
 
 The filters run in OpenCV on horizontal strips small enough to stay in the CPU cache, the strips
 spread over the machine's cores: at 2304 × 1536 this is several times faster than whole-image
@@ -47,13 +47,6 @@ class Quality:
     ssim: float
     ms_ssim: float | None
     ms_ssim_reason: str | None = None
-
-
-def bpp(num_bytes: int, width: int, height: int) -> float:
-    """Bits per pixel of ``num_bytes`` real bytes over a ``width`` × ``height`` image."""
-    if width <= 0 or height <= 0:
-        raise ValueError("image sides must be positive")
-    return 8.0 * num_bytes / (width * height)
 
 
 def check_pair(ref: np.ndarray, rec: np.ndarray, *, min_side: int = 1) -> None:

@@ -9,6 +9,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
@@ -29,8 +30,9 @@ from workers.celery_app import celery_app
 
 log = logging.getLogger("sclic.workers")
 
-# Failures worth another try: the database or the broker was briefly away.
-TRANSIENT = (OperationalError, ConnectionError, TimeoutError)
+# Failures worth another try: the database or the broker was briefly away (kombu's error for
+# an unreachable broker is not a ConnectionError).
+TRANSIENT = (OperationalError, BrokerError, ConnectionError, TimeoutError)
 
 
 def _session() -> Session:

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from workers.metrics import bpp, ms_ssim, psnr, quality, ssim
+from workers.codecs.base import bpp
+from workers.metrics import ms_ssim, psnr, quality, ssim
 
 
 @pytest.fixture(scope="module")

@@ -18,13 +18,19 @@ from typing import Any
 import numpy as np
 
 from workers.codecs.errors import BitstreamError, ImageTooSmallError, InvalidImageError
-from workers.metrics import bpp
 
 MAGIC = b"SCLC"
 HEADER_VERSION = 1
 _HEADER = struct.Struct(">4sB2sHIIB")
 HEADER_BYTES = _HEADER.size
 FLAG_CUDA = 0x01
+
+
+def bpp(num_bytes: int, width: int, height: int) -> float:
+    """Bits per pixel of ``num_bytes`` real bytes over a ``width`` × ``height`` image."""
+    if width <= 0 or height <= 0:
+        raise ValueError("image sides must be positive")
+    return 8.0 * num_bytes / (width * height)
 
 
 @dataclass(frozen=True)

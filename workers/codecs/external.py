@@ -42,6 +42,7 @@ from workers.codecs.errors import (
     ExternalProgramError,
     ExternalTimeoutError,
 )
+from workers.leftovers import pid_alive, remove_path
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 STDERR_TAIL = 4000
@@ -386,16 +387,6 @@ class ExternalCodec(Codec):
         return info
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def sweep_orphan_workdirs(root: Path | None = None) -> int:
     """Remove work folders left by killed workers (their owner pid is gone); returns how many.
 
@@ -405,8 +396,7 @@ def sweep_orphan_workdirs(root: Path | None = None) -> int:
     removed = 0
     for path in root.glob(f"{_WORKDIR_PREFIX}*-*"):
         owner = path.name[len(_WORKDIR_PREFIX) :].split("-", 1)[0]
-        if path.is_dir() and owner.isdigit() and not _pid_alive(int(owner)):
-            shutil.rmtree(path, ignore_errors=True)
+        if path.is_dir() and owner.isdigit() and not pid_alive(int(owner)) and remove_path(path):
             removed += 1
     return removed
 

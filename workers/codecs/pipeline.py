@@ -11,7 +11,6 @@ leaves no half-written file; running the same job twice gives the same files.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import platform
@@ -33,6 +32,7 @@ from workers.codecs.base import Codec, EncodeResult, check_rgb
 from workers.codecs.errors import CodecError, ImageTooSmallError, InvalidImageError
 from workers.codecs.rate import SettingSpec, encode_setting_many
 from workers.codecs.registry import build_codec, get_entry
+from workers.leftovers import STALE_AFTER_S, is_stale, owner_gone, owner_tag, remove_path
 from workers.metrics import WIN_SIZE, Quality, check_pair, quality
 
 # zlib level 2 with the "average" filter: at 2304 × 1536 about 70 ms and files smaller than
@@ -40,6 +40,7 @@ from workers.metrics import WIN_SIZE, Quality, check_pair, quality
 PNG_COMPRESSION = 2
 PNG_FILTER = "avg"
 BITSTREAM_SUFFIX = ".sclc"
+_TEMP_PREFIX = ".sclic-"
 _PACKAGES = ("numpy", "pillow", "pyvips", "opencv-python-headless", "torch", "compressai")
 
 
@@ -64,7 +65,7 @@ def png_bytes(rgb: np.ndarray) -> bytes:
 
 def _write_temp(folder: Path, data: bytes) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=folder, prefix=".sclic-", suffix=".tmp")
+    fd, name = tempfile.mkstemp(dir=folder, prefix=f"{_TEMP_PREFIX}{owner_tag()}@", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -113,15 +114,14 @@ def _package_versions() -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
-def sweep_temp_files(out_dir: Path, older_than_s: float = 3600.0) -> int:
-    """Remove temporary files a killed worker left in ``out_dir``; returns how many."""
-    cutoff = time.time() - older_than_s
+def sweep_temp_files(out_dir: Path, older_than_s: float = STALE_AFTER_S) -> int:
+    """Remove the temporary files killed workers left in ``out_dir``: those of a dead process
+    on this host, and any older than ``older_than_s``. Returns how many."""
     removed = 0
-    for path in Path(out_dir).rglob(".sclic-*.tmp"):
-        with contextlib.suppress(FileNotFoundError):
-            if path.stat().st_mtime < cutoff:
-                path.unlink()
-                removed += 1
+    for path in Path(out_dir).rglob(f"{_TEMP_PREFIX}*.tmp"):
+        owner = path.name[len(_TEMP_PREFIX) :].rpartition("@")[0]
+        if (owner_gone(owner) or is_stale(path, older_than_s)) and remove_path(path):
+            removed += 1
     return removed
 
 

@@ -117,18 +117,24 @@ def test_non_rgb_source_is_refused(tmp_path: Path) -> None:
         run_one("91", "low", src, tmp_path / "out")
 
 
-def test_sweep_removes_only_old_temporary_files(tmp_path: Path) -> None:
+def test_sweep_removes_temporary_files_of_dead_workers_and_old_ones(tmp_path: Path) -> None:
     import os
+    import socket
+    import subprocess
 
-    old, fresh, kept = (
-        tmp_path / "ab" / ".sclic-1.tmp",
-        tmp_path / ".sclic-2.tmp",
-        tmp_path / "x.png",
-    )
-    old.parent.mkdir()
-    for path in (old, fresh, kept):
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    host = socket.gethostname()
+    dead = tmp_path / "ab" / f".sclic-{finished.pid}@{host}@x1.tmp"
+    mine = tmp_path / f".sclic-{os.getpid()}@{host}@x2.tmp"
+    elsewhere = tmp_path / f".sclic-{finished.pid}@another-host@x3.tmp"
+    elsewhere_old = tmp_path / f".sclic-{finished.pid}@another-host@x4.tmp"
+    stored = tmp_path / "x.png"
+    dead.parent.mkdir()
+    for path in (dead, mine, elsewhere, elsewhere_old, stored):
         path.write_bytes(b"x")
-    os.utime(old, (1, 1))
-    os.utime(kept, (1, 1))
-    assert sweep_temp_files(tmp_path) == 1
-    assert not old.exists() and fresh.exists() and kept.exists()
+    os.utime(elsewhere_old, (1, 1))
+    os.utime(stored, (1, 1))
+    assert sweep_temp_files(tmp_path) == 2
+    assert not dead.exists() and not elsewhere_old.exists()
+    assert mine.exists() and elsewhere.exists() and stored.exists()

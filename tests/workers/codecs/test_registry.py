@@ -48,9 +48,13 @@ def test_rows_for_the_cli(tmp_path: Path) -> None:
     assert next(r for r in rows if r["id"] == "91")["available"]
 
 
-def test_registry_does_not_import_torch() -> None:
+def test_web_server_does_not_import_the_codec_stack() -> None:
+    """The API image installs no ``codecs`` extra: the app and the registry must load without
+    torch, CompressAI or OpenCV."""
     code = (
-        "import sys, workers.codecs as c; c.registry_table(); "
-        "assert 'torch' not in sys.modules and 'compressai' not in sys.modules"
+        "import sys, workers.codecs as c, backend.main as m; m.create_app(); c.registry_table(); "
+        "import backend.views.admin.compression, backend.services.plans; "
+        "heavy = {'torch', 'compressai', 'cv2', 'torchvision'} & set(sys.modules); "
+        "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[3])
