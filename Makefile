@@ -35,7 +35,8 @@ test: system-deps install
 	DATABASE_URL=$(DATABASE_URL) REDIS_URL=$(REDIS_URL) $(BIN)/pytest -q
 	@echo "--- the embedded path: the same API, views, CLI and task tests on SQLite"
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest -q -m "not browser" \
-	  tests/api tests/views tests/test_cli.py tests/services tests/workers/test_tasks.py
+	  tests/api tests/views tests/test_cli.py tests/services tests/workers/test_tasks.py \
+	  tests/workers/test_job_locks.py
 
 lint: install
 	$(BIN)/ruff check backend workers tests benchmarks

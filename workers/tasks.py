@@ -9,6 +9,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from celery.signals import worker_ready
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
@@ -26,6 +27,7 @@ from backend.models import (
 from backend.services.images import add_reconstruction_row, find_reconstruction
 from backend.services.store import absolute, store_root
 from backend.services.tasks import enqueue
+from workers import job_locks
 from workers.celery_app import celery_app
 
 log = logging.getLogger("sclic.workers")
@@ -33,6 +35,20 @@ log = logging.getLogger("sclic.workers")
 # Failures worth another try: the database or the broker was briefly away (kombu's error for
 # an unreachable broker is not a ConnectionError).
 TRANSIENT = (OperationalError, BrokerError, ConnectionError, TimeoutError)
+
+
+@worker_ready.connect
+def sweep_leftovers(**_: object) -> int:
+    """Before any work: remove what workers killed mid-write on this host left (temporary
+    files in the reconstruction store, external programs' work folders)."""
+    from workers.codecs.external import sweep_orphan_workdirs
+    from workers.codecs.pipeline import sweep_temp_files
+
+    folder = store_root() / "reconstructions"
+    removed = (sweep_temp_files(folder) if folder.is_dir() else 0) + sweep_orphan_workdirs()
+    if removed:
+        log.info("removed %d temporary file(s) or folder(s) of killed workers", removed)
+    return removed
 
 
 def _session() -> Session:
@@ -102,12 +118,18 @@ def _compress_jobs(job_ids: list[int]) -> list[str]:
 
     settings = get_settings()
     statuses: dict[int, str] = {}
-    with _session() as session:
+    with _session() as session, job_locks.hold(job_ids) as held:
         groups: dict[tuple[str, Setting], list[CompressionJob]] = {}
         for job_id in dict.fromkeys(job_ids):
             job = session.get(CompressionJob, job_id)
             if job is None:
                 statuses[job_id] = "gone"
+            elif job_id not in held:
+                # A second delivery while a live worker codes it: look again later, when it is
+                # done or, if that worker died meanwhile, free to take over.
+                log.info("job %s is running on another worker; checking again later", job_id)
+                enqueue("compress", job_id, delay_s=settings.task_busy_recheck_s)
+                statuses[job_id] = "running elsewhere"
             else:
                 groups.setdefault((job.codec_id, job.setting), []).append(job)
         for (codec_id, setting), jobs in list(groups.items()):

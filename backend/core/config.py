@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     # How often a worker looks for tasks whose worker died, to hand them out again.
     task_restore_interval_s: int = 30
     task_max_retries: int = 5
+    # A job found running on a live worker (a message delivered again) is looked at again after
+    # this many seconds: done by then, or free to take over if that worker died.
+    task_busy_recheck_s: int = Field(default=60, ge=1)
     codec_device: str | None = None  # "cpu" or "cuda"; default: cuda when present
     # Jobs per codec-worker message; images of one codec, setting and size in a message go
     # through the model as one batch. More than 1 pays off on a GPU, not on a CPU.

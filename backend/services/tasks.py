@@ -20,12 +20,17 @@ _pending: set[Future[object]] = set()
 _pending_lock = threading.Lock()
 
 
-def enqueue(task_name: str, *args: int | str | list[int]) -> Future[object] | None:
-    """Send ``workers.tasks.<task_name>`` to its queue, or run it in-process when embedded."""
+def enqueue(
+    task_name: str, *args: int | str | list[int], delay_s: float = 0.0
+) -> Future[object] | None:
+    """Send ``workers.tasks.<task_name>`` to its queue (to run ``delay_s`` seconds from now), or
+    run it in-process when embedded (there, at once: one process never races itself)."""
     if get_settings().redis_url:
         from workers.celery_app import celery_app
 
-        celery_app.send_task(f"workers.tasks.{task_name}", args=list(args))
+        celery_app.send_task(
+            f"workers.tasks.{task_name}", args=list(args), countdown=delay_s or None
+        )
         return None
     global _local_pool
     if _local_pool is None:

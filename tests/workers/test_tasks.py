@@ -205,6 +205,38 @@ def test_codec_errors_are_recorded_on_the_job(session, tmp_path, monkeypatch):
     assert compression.retry_job(session, missing.id) is False
 
 
+def test_a_corrupt_checkpoint_and_a_crashing_program_are_recorded_on_the_job(
+    session, tmp_path, monkeypatch, request
+):
+    from backend.core.config import get_settings
+    from workers.codecs import pipeline
+    from workers.tasks import compress
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    # The zoo's file name with bytes that do not hash to it: a download cut short.
+    (weights / "bmshj2018-hyperprior-3-6d87be32.pth.tar").write_bytes(b"PK\x03\x04 cut short")
+    jpegai = fake_jpegai(tmp_path / "jpegai")
+    crash = "import sys\nsys.stderr.write('RuntimeError: CUDA out of memory\\n')\nsys.exit(3)\n"
+    (jpegai / "src" / "reco" / "coders" / "encoder.py").write_text(crash)
+    monkeypatch.setenv("SCLIC_WEIGHTS_DIR", str(weights))
+    monkeypatch.setenv("SCLIC_JPEGAI_DIR", str(jpegai))
+    monkeypatch.setenv("SCLIC_JPEGAI_PYTHON", sys.executable)
+    get_settings.cache_clear()
+    pipeline._codec.cache_clear()
+    request.addfinalizer(pipeline._codec.cache_clear)
+    source = make_source(session)
+    ids = compression.create_jobs(session, [source.id], [("01", Setting.low), ("06", Setting.low)])
+    for job_id in ids:
+        assert compress.run(job_id) == "failed"
+    corrupt, crashed = job_rows(session)
+    assert corrupt.status == JobStatus.failed
+    assert "CorruptCheckpointError" in corrupt.error and "does not match" in corrupt.error
+    assert crashed.status == JobStatus.failed and "ExternalProgramError" in crashed.error
+    assert "status 3" in crashed.error and "CUDA out of memory" in crashed.error
+    assert session.exec(select(Reconstruction)).all() == []
+
+
 # --- real Celery workers -----------------------------------------------------------------
 
 needs_redis = pytest.mark.skipif(
@@ -214,9 +246,14 @@ needs_redis = pytest.mark.skipif(
 
 FAKE_ENCODER = textwrap.dedent(
     """
-    import shutil, sys, time
-    time.sleep(float(__import__("os").environ.get("FAKE_JPEGAI_DELAY", "0")))
-    shutil.copyfile(sys.argv[1], sys.argv[2])
+    import os, pathlib, sys, time
+    data = pathlib.Path(sys.argv[1]).read_bytes()
+    with open(sys.argv[2], "wb") as out:
+        # Half the bitstream on disk, then the slow part: a kill now leaves a half-written file.
+        out.write(data[: len(data) // 2])
+        out.flush()
+        time.sleep(float(os.environ.get("FAKE_JPEGAI_DELAY", "0")))
+        out.write(data[len(data) // 2 :])
     """
 )
 FAKE_DECODER = "import shutil, sys\nshutil.copyfile(sys.argv[1], sys.argv[2])\n"
@@ -247,7 +284,7 @@ def redis_clean():
 
 
 class Worker:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, concurrency: int = 1) -> None:
         self.log = log
         self.proc = subprocess.Popen(
             [
@@ -260,7 +297,7 @@ class Worker:
                 "-Q",
                 "gpu,cpu",
                 "--concurrency",
-                "1",
+                str(concurrency),
                 "--pool",
                 "prefork",
                 "--loglevel",
@@ -304,7 +341,9 @@ def wait_for(predicate, timeout: float, what: str, log: Path | None = None):  # 
 @pytest.fixture()
 def worker_env(data_dir, tmp_path, redis_clean):
     env = os.environ.copy()
+    (tmp_path / "worker-tmp").mkdir()
     env.update(
+        TMPDIR=str(tmp_path / "worker-tmp"),
         SCLIC_DATA_DIR=str(data_dir),
         SCLIC_JPEGAI_DIR=str(fake_jpegai(tmp_path / "jpegai")),
         SCLIC_JPEGAI_PYTHON=sys.executable,
@@ -353,25 +392,62 @@ def test_real_worker_runs_jobs_once_even_when_delivered_twice(session, worker_en
 
 @needs_redis
 @pytest.mark.worker
+def test_a_job_delivered_again_while_it_runs_is_not_coded_twice(session, worker_env, tmp_path):
+    """The broker hands a message out again after its visibility timeout (4 s here) while the
+    first delivery still runs (6 s); the second process leaves the job to the first."""
+    source = make_source(session)
+    [job_id] = compression.create_jobs(session, [source.id], [("06", Setting.low)])
+    env = {**worker_env, "FAKE_JPEGAI_DELAY": "6", "SCLIC_TASK_BUSY_RECHECK_S": "2"}
+    worker = Worker(env, tmp_path / "worker.log", concurrency=2)
+    try:
+        compression.start_jobs([job_id])
+        wait_for(
+            lambda: "running on another worker" in worker.log.read_text(),
+            60,
+            "the second delivery",
+            worker.log,
+        )
+        wait_for(lambda: job_rows(session)[0].status == JobStatus.done, 60, "job done", worker.log)
+        # The look-again message finds the job done.
+        wait_for(lambda: "'done already'" in worker.log.read_text(), 30, "the re-check", worker.log)
+    finally:
+        worker.stop()
+    job = job_rows(session)[0]
+    assert job.attempts == 1 and job.error is None
+    assert len(session.exec(select(Reconstruction)).all()) == 1
+    assert len(stored_files(".png")) == 1
+
+
+def stored_files(suffix: str = "") -> list[Path]:
+    folder = store_root() / "reconstructions"
+    return sorted(p for p in folder.rglob(f"*{suffix}") if p.is_file()) if folder.exists() else []
+
+
+@needs_redis
+@pytest.mark.worker
 def test_worker_killed_mid_job_loses_nothing(session, worker_env, tmp_path):
     source = make_source(session)
     [job_id] = compression.create_jobs(session, [source.id], [("06", Setting.low)])
     slow = {**worker_env, "FAKE_JPEGAI_DELAY": "30"}
     first = Worker(slow, tmp_path / "first.log")
+    workdirs = tmp_path / "worker-tmp"
+
+    def half_written() -> list[Path]:
+        return [p for p in workdirs.glob("sclic-ext-*/*") if p.suffix != ".png"]
+
     try:
         compression.start_jobs([job_id])
-        wait_for(
-            lambda: job_rows(session)[0].status == JobStatus.running, 60, "job running", first.log
-        )
-        time.sleep(1.0)
+        wait_for(half_written, 60, "the encoder's first half", first.log)
         first.kill()
     finally:
         first.stop()
-    # Nothing half-written: no reconstruction, no temporary file in the store.
+    # The kill landed mid-write: half a bitstream in the program's work folder, nothing in the
+    # store and no reconstruction row.
+    [partial] = half_written()
+    [program_input] = partial.parent.glob("*.png")
+    assert 0 < partial.stat().st_size < program_input.stat().st_size
     assert session.exec(select(Reconstruction)).all() == []
-    assert [
-        p for p in store_root().rglob("*") if p.is_file() and "reconstructions" in p.parts
-    ] == []
+    assert stored_files() == []
     second = Worker(worker_env, tmp_path / "second.log")
     try:
         wait_for(
@@ -384,4 +460,48 @@ def test_worker_killed_mid_job_loses_nothing(session, worker_env, tmp_path):
         second.stop()
     job = job_rows(session)[0]
     assert job.attempts == 2
-    assert len(session.exec(select(Reconstruction)).all()) == 1
+    [recon] = session.exec(select(Reconstruction)).all()
+    # The next worker swept the dead one's work folder; the stored files are whole.
+    assert not partial.parent.exists() and list(workdirs.glob("sclic-ext-*")) == []
+    assert sha1_file(store_root() / recon.png_path) == recon.blind_name
+    assert (store_root() / recon.bitstream_path).stat().st_size == recon.bitstream_bytes
+
+
+@needs_redis
+@pytest.mark.worker
+def test_worker_killed_while_storing_leaves_no_file_under_a_blind_name(
+    session, worker_env, tmp_path
+):
+    source = make_source(session)
+    [job_id] = compression.create_jobs(session, [source.id], [("91", Setting.low)])
+    slow_disk = {
+        **worker_env,
+        "PYTHONPATH": str(REPO / "tests" / "workers" / "faults"),
+        "SCLIC_TEST_FSYNC_DELAY": "30",
+    }
+    first = Worker(slow_disk, tmp_path / "first.log")
+    try:
+        compression.start_jobs([job_id])
+        wait_for(lambda: stored_files(".tmp"), 60, "the reconstruction being written", first.log)
+        first.kill()
+    finally:
+        first.stop()
+    [temporary] = stored_files()
+    assert temporary.name.startswith(".sclic-") and temporary.suffix == ".tmp"
+    assert session.exec(select(Reconstruction)).all() == []
+    second = Worker(worker_env, tmp_path / "second.log")
+    try:
+        wait_for(
+            lambda: job_rows(session)[0].status == JobStatus.done,
+            120,
+            "job done on the next worker",
+            second.log,
+        )
+    finally:
+        second.stop()
+    [recon] = session.exec(select(Reconstruction)).all()
+    assert stored_files(".tmp") == []
+    assert [p.name for p in stored_files()] == sorted(
+        [f"{recon.blind_name}.png", f"{recon.blind_name}.sclc"]
+    )
+    assert sha1_file(store_root() / recon.png_path) == recon.blind_name

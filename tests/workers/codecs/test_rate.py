@@ -67,3 +67,42 @@ def test_setting_with_a_level_does_not_search() -> None:
 def test_setting_needs_level_or_target() -> None:
     with pytest.raises(ValueError, match="level or a target"):
         SettingSpec("nothing")
+
+
+def test_c2_rate_matches_over_the_zoo_qualities(tmp_path) -> None:
+    """C2 with eight random checkpoints in the zoo's MS-SSIM names, their analysis transforms
+    scaled by 1.5^q so that the rate rises with the quality as in the real zoo."""
+    import torch
+    from compressai.models import ScaleHyperprior
+    from PIL import Image
+    from skimage import data
+
+    from workers.codecs.checkpoints import write_checkpoint
+    from workers.codecs.pipeline import run_one
+    from workers.codecs.zoo import QUALITIES, channels, hyperprior_stem
+
+    for quality in QUALITIES:
+        torch.manual_seed(0)
+        model = ScaleHyperprior(*channels(quality))
+        with torch.no_grad():
+            model.g_a[-1].weight.mul_(1.5**quality)
+        write_checkpoint(model.state_dict(), tmp_path, hyperprior_stem("ms-ssim", quality))
+    src = tmp_path / "astronaut.png"
+    Image.fromarray(np.ascontiguousarray(data.astronaut()[:256, :256])).save(src)
+    low = run_one("02", "low", src, tmp_path / "out", device="cpu", weights_dir=tmp_path)
+    high = run_one("02", "high", src, tmp_path / "out", device="cpu", weights_dir=tmp_path)
+    for row, target in ((low, 0.25), (high, 0.75)):
+        trials = {int(level): rate for level, rate in row["params"]["rate_trials"].items()}
+        assert row["target_bpp"] == target and row["bpp"] == trials[row["level"]]
+        assert row["params"]["achieved_bpp"] == row["bpp"]
+        # The chosen level is the nearest of those around the target.
+        below = max((r for r in trials.values() if r < target), default=None)
+        above = min((r for r in trials.values() if r >= target), default=None)
+        nearest = min((r for r in (below, above) if r is not None), key=lambda r: abs(r - target))
+        assert row["bpp"] == nearest
+        assert row["params"]["weights_file"].startswith(
+            f"bmshj2018-hyperprior-ms-ssim-{row['level']}-"
+        )
+        assert len(trials) < len(QUALITIES)  # a bisection, not every level
+    assert low["level"] < high["level"] and low["bpp"] < high["bpp"]
+    assert low["ms_ssim"] is not None and high["psnr"] is not None
