@@ -134,9 +134,12 @@ def compress(
     ] = None,
 ) -> None:
     """Compress images one-off (no database): prints bpp and quality per image."""
+    from workers.allocator import keep_freed_memory
     from workers.codecs.errors import CodecError
     from workers.codecs.pipeline import run_one
     from workers.codecs.registry import get_entry
+
+    keep_freed_memory()
 
     try:
         get_entry(codec).setting(setting)

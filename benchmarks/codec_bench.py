@@ -1,12 +1,17 @@
-"""Bare model time against the full per-image pipeline (``run_one``), for neural codecs.
+"""Bare model time against the per-image pipeline, for neural codecs.
 
-Bare: ``compress`` + ``decompress`` of an already padded tensor with a loaded model. Pipeline:
-:func:`workers.codecs.pipeline.run_one` (read PNG, encode, decode, PSNR/SSIM/MS-SSIM, PNG
-encode, SHA-1 blind name, atomic writes). Codecs: the shipped demo codec ("90") and C1 ("01",
-random weights saved in the zoo's format in a temporary folder). Sizes 768×512 and 2304×1536
-(the paper's largest side, section 3.1); CPU, and CUDA when present. Bare and pipeline runs
-alternate so that load from other processes hits both alike. Throughput is images per second
-through ``run_one`` and, batched four to a call, through ``run_many`` (metrics included in both).
+Bare: ``compress`` + ``decompress`` of an already padded tensor with a loaded model. Two
+pipelines, both :func:`workers.codecs.pipeline.run_one`:
+
+- worker: what the ``gpu`` queue's worker does per image (read PNG, encode, decode, PNG encode,
+  SHA-1 blind name, atomic writes); it leaves PSNR/SSIM/MS-SSIM to the ``cpu`` queue;
+- all-in: the same plus the metrics in place, as ``sclic compress`` does.
+
+Codecs: the shipped demo codec ("90") and C1 ("01", random weights saved in the zoo's format in
+a temporary folder). Sizes 768×512 and 2304×1536 (the paper's largest side, section 3.1); CPU,
+and CUDA when present. The three runs alternate so that load from other processes hits each
+alike. The process keeps freed memory as workers do (``--default-allocator`` to compare).
+Throughput is images per second all-in, one image per call and four to a ``run_many`` call.
 Prints medians; asserts nothing.
 
     python benchmarks/codec_bench.py [--repeats 3] [--sizes 768x512 2304x1536]
@@ -86,13 +91,18 @@ def bench(
     def pipeline() -> None:
         rows.append(run_one(codec_id, setting, src, out, device, weights))
 
+    def worker() -> None:
+        run_one(codec_id, setting, src, out, device, weights, measure=False)
+
     bare()
     pipeline()
+    worker()
     rows.clear()
     bare_times: list[float] = []
     pipe_times: list[float] = []
+    worker_times: list[float] = []
     for _ in range(repeats):
-        for fn, times in ((bare, bare_times), (pipeline, pipe_times)):
+        for fn, times in ((bare, bare_times), (worker, worker_times), (pipeline, pipe_times)):
             start = time.perf_counter()
             fn()
             times.append(time.perf_counter() - start)
@@ -116,6 +126,7 @@ def bench(
     return {
         "bare_s": bare_s,
         "pipeline_s": pipe_s,
+        "worker_s": statistics.median(worker_times),
         **parts,
         "bpp": rows[-1]["bpp"],
         "batch_s": statistics.median(batch_times),
@@ -130,11 +141,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--sizes", nargs="+", default=["768x512", "2304x1536"])
     parser.add_argument("--codecs", nargs="+", default=["90", "01"])
     parser.add_argument("--setting", default="low")
+    parser.add_argument(
+        "--default-allocator",
+        action="store_true",
+        help="leave glibc's allocator as it is (workers keep freed memory; see workers.allocator)",
+    )
     args = parser.parse_args(argv)
+    if not args.default_allocator:
+        from workers.allocator import keep_freed_memory
+
+        print(f"allocator keeps freed memory: {keep_freed_memory()}")
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; devices {devices}")
     header = (
-        f"{'codec':5} {'size':>10} {'device':6} {'bare s':>8} {'pipe s':>8} {'ratio':>6} "
+        f"{'codec':5} {'size':>10} {'device':6} {'bare s':>8} {'worker':>7} {'ratio':>6} "
+        f"{'all-in':>7} {'ratio':>6} "
         f"{'read s':>7} {'enc s':>7} {'dec s':>7} {'metr s':>7} {'store s':>7} {'bpp':>6} "
         f"{'img/s':>6} {'img/s b4':>8}"
     )
@@ -159,7 +180,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                     )
                     print(
                         f"{codec_id:5} {size:>10} {device:6} {r['bare_s']:8.3f} "
-                        f"{r['pipeline_s']:8.3f} {r['pipeline_s'] / r['bare_s']:6.3f} "
+                        f"{r['worker_s']:7.3f} {r['worker_s'] / r['bare_s']:6.3f} "
+                        f"{r['pipeline_s']:7.3f} {r['pipeline_s'] / r['bare_s']:6.3f} "
                         f"{r['read_s']:7.3f} {r['encode_s']:7.3f} {r['decode_s']:7.3f} "
                         f"{r['metrics_s']:7.3f} {r['store_s']:7.3f} {r['bpp']:6.3f} "
                         f"{1 / r['pipeline_s']:6.2f} {1 / r['batch_s']:8.2f}",

@@ -9,7 +9,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from celery.signals import worker_ready
+from celery.signals import worker_init, worker_ready
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
@@ -35,6 +35,14 @@ log = logging.getLogger("sclic.workers")
 # Failures worth another try: the database or the broker was briefly away (kombu's error for
 # an unreachable broker is not a ConnectionError).
 TRANSIENT = (OperationalError, BrokerError, ConnectionError, TimeoutError)
+
+
+@worker_init.connect
+def _keep_freed_memory(**_: object) -> None:
+    """Set before the pool starts, so forked pool processes inherit it."""
+    from workers.allocator import keep_freed_memory
+
+    keep_freed_memory()
 
 
 @worker_ready.connect

@@ -34,11 +34,8 @@ from workers.codecs.rate import SettingSpec, encode_setting_many
 from workers.codecs.registry import build_codec, get_entry
 from workers.leftovers import STALE_AFTER_S, is_stale, owner_gone, owner_tag, remove_path
 from workers.metrics import WIN_SIZE, Quality, check_pair, quality
+from workers.png import png_bytes
 
-# zlib level 2 with the "average" filter: at 2304 × 1536 about 70 ms and files smaller than
-# level 1 with adaptive filters (which takes about three times as long).
-PNG_COMPRESSION = 2
-PNG_FILTER = "avg"
 BITSTREAM_SUFFIX = ".sclc"
 _TEMP_PREFIX = ".sclic-"
 _PACKAGES = ("numpy", "pillow", "pyvips", "opencv-python-headless", "torch", "compressai")
@@ -55,12 +52,6 @@ def read_png(path: Path) -> np.ndarray:
         return np.asarray(image.numpy())
     except pyvips.Error as exc:
         raise InvalidImageError(f"{path}: not a readable PNG ({exc.message.strip()})") from exc
-
-
-def png_bytes(rgb: np.ndarray) -> bytes:
-    """``uint8 [H, W, 3]`` → PNG bytes without metadata (same pixels, same bytes)."""
-    image = pyvips.Image.new_from_array(np.ascontiguousarray(rgb), interpretation="srgb")
-    return bytes(image.pngsave_buffer(compression=PNG_COMPRESSION, filter=PNG_FILTER, keep="none"))
 
 
 def _write_temp(folder: Path, data: bytes) -> Path:
