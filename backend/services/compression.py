@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, update
 from sqlmodel import Session, col, select
 
 from backend.core.config import get_settings
-from backend.models import CompressionJob, JobStatus, Setting, utcnow
+from backend.models import CompressionJob, JobStatus, Reconstruction, Setting, utcnow
 from backend.services.tasks import enqueue
 
 
@@ -122,3 +122,30 @@ def failures(session: Session, limit: int = 200) -> list[CompressionJob]:
             .limit(limit)
         ).all()
     )
+
+
+def metric_failures(session: Session, limit: int = 100) -> list[Reconstruction]:
+    """Stored reconstructions whose metrics failed on the ``cpu`` queue, newest first (the
+    reason is ``params["metrics_error"]``)."""
+    failed = Reconstruction.params["metrics_error"].as_string()  # type: ignore[index]
+    return list(
+        session.exec(
+            select(Reconstruction)
+            .where(col(Reconstruction.ssim).is_(None), failed.is_not(None))
+            .order_by(col(Reconstruction.id).desc())
+            .limit(limit)
+        ).all()
+    )
+
+
+def measure_again(session: Session, reconstruction_id: int) -> bool:
+    """Send an unmeasured reconstruction to the ``cpu`` queue again; False if it is measured
+    already or gone."""
+    recon = session.get(Reconstruction, reconstruction_id)
+    if recon is None or recon.ssim is not None:
+        return False
+    recon.params = {**recon.params, "metrics_error": None}
+    session.add(recon)
+    session.commit()
+    enqueue("measure", reconstruction_id)
+    return True

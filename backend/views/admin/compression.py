@@ -66,6 +66,7 @@ def _status_context(session: Session) -> dict[str, Any]:
         "rows": rows,
         "names": names,
         "failures": failures,
+        "metric_failures": compression.metric_failures(session, limit=100),
         "cancelled": CANCELLED,
         "polling": any(not r.finished for r in rows),
         "n_failed": sum(r.counts.get("failed", 0) for r in rows),
@@ -211,3 +212,24 @@ def compression_retry_all(request: Request, session: SessionDep, principal: Admi
     ).all()
     retried = len([i for i in ids if i is not None and compression.retry_job(session, i)])
     return back("/admin/compression", f"{retried} failed jobs queued again.")
+
+
+@router.post("/compression/reconstructions/{reconstruction_id}/measure", response_model=None)
+def compression_measure_again(
+    reconstruction_id: int, request: Request, session: SessionDep, principal: AdminForm
+) -> Response:
+    sent = compression.measure_again(session, reconstruction_id)
+    msg = (
+        f"Reconstruction {reconstruction_id} sent to be measured again."
+        if sent
+        else f"Reconstruction {reconstruction_id} is measured already or gone."
+    )
+    if is_htmx(request):
+        return render(
+            request,
+            "admin/partials/compression_status.html",
+            principal,
+            msg=msg,
+            **_status_context(session),
+        )
+    return back("/admin/compression", msg)

@@ -9,6 +9,7 @@ from backend.models import CompressionJob, JobStatus, Setting
 from backend.services import anonymise
 from backend.views.admin import compression as page
 from tests.services.helpers import fake_sources
+from tests.utils.factories import make_reconstruction
 from tests.views.admin.conftest import without_csrf
 
 HX = {"HX-Request": "true"}
@@ -123,3 +124,35 @@ def test_retry_refuses_jobs_that_did_not_fail_or_were_cancelled(client, admin, s
     assert sent == []
     without_csrf(client)
     assert client.post(f"/admin/compression/jobs/{done.id}/retry").status_code == 403
+
+
+def test_failed_metrics_are_listed_and_measured_again(client, admin, session, monkeypatch):
+    measured = make_reconstruction(session, seed=1)
+    measured.ssim = 0.9
+    broken = make_reconstruction(session, seed=2)
+    broken.params = {**broken.params, "metrics_error": "InvalidImageError: not a readable PNG"}
+    pending = make_reconstruction(session, seed=3)
+    session.add_all([measured, broken])
+    session.commit()
+    fragment = client.get("/admin/compression", headers=HX).text
+    assert "Metrics that failed" in fragment and "not a readable PNG" in fragment
+    action = f"/admin/compression/reconstructions/{broken.id}/measure"
+    assert action in fragment
+    assert f"/reconstructions/{pending.id}/measure" not in fragment
+    assert f"/reconstructions/{measured.id}/measure" not in fragment
+    sent: list[tuple[object, ...]] = []
+    monkeypatch.setattr(page.compression, "enqueue", lambda *args: sent.append(args))
+    again = client.post(action, headers=HX).text
+    assert "sent to be measured again" in again and "not a readable PNG" not in again
+    assert sent == [("measure", broken.id)]
+    session.refresh(broken)
+    assert broken.params["metrics_error"] is None
+    refused = client.post(
+        f"/admin/compression/reconstructions/{measured.id}/measure", follow_redirects=False
+    )
+    assert "measured+already" in refused.headers["location"] and len(sent) == 1
+    gone = client.post("/admin/compression/reconstructions/999999/measure", follow_redirects=False)
+    assert "measured+already+or+gone" in gone.headers["location"]
+    assert client.post("/admin/compression/reconstructions/x/measure").status_code == 422
+    without_csrf(client)
+    assert client.post(action).status_code == 403
