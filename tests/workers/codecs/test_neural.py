@@ -35,6 +35,35 @@ def test_c1_codes_and_decodes(zoo_dir: Path, photo: np.ndarray) -> None:
     assert np.array_equal(codec.decode(again.bitstream), rec)
 
 
+def test_a_fresh_process_loading_the_weights_again_gives_the_same_bytes_and_pixels(
+    zoo_dir: Path, photo: np.ndarray, tmp_path: Path
+) -> None:
+    import hashlib
+    import subprocess
+    import sys
+
+    codec = build_codec("01", zoo_dir, "cpu")
+    bitstream = codec.encode(photo, 3).bitstream
+    pixels = codec.decode(bitstream)
+    np.save(tmp_path / "photo.npy", photo)
+    code = (
+        "import hashlib, sys, numpy as np; from workers.codecs.registry import build_codec; "
+        "c = build_codec('01', sys.argv[1], 'cpu'); b = c.encode(np.load(sys.argv[2]), 3).bitstream; "
+        "print(hashlib.sha256(b).hexdigest(), hashlib.sha256(c.decode(b).tobytes()).hexdigest())"
+    )
+    fresh = subprocess.run(
+        [sys.executable, "-c", code, str(zoo_dir), str(tmp_path / "photo.npy")],
+        cwd=Path(__file__).resolve().parents[3],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert fresh == [
+        hashlib.sha256(bitstream).hexdigest(),
+        hashlib.sha256(pixels.tobytes()).hexdigest(),
+    ]
+
+
 def test_a_batch_gives_each_image_its_own_bytes(zoo_dir: Path, photo: np.ndarray) -> None:
     codec = build_codec("01", zoo_dir, "cpu")
     images = [photo, np.ascontiguousarray(photo[::-1]), np.ascontiguousarray(photo[:67, :130])]
