@@ -48,7 +48,8 @@ def test_a_fresh_process_loading_the_weights_again_gives_the_same_bytes_and_pixe
     np.save(tmp_path / "photo.npy", photo)
     code = (
         "import hashlib, sys, numpy as np; from workers.codecs.registry import build_codec; "
-        "c = build_codec('01', sys.argv[1], 'cpu'); b = c.encode(np.load(sys.argv[2]), 3).bitstream; "
+        "c = build_codec('01', sys.argv[1], 'cpu'); "
+        "b = c.encode(np.load(sys.argv[2]), 3).bitstream; "
         "print(hashlib.sha256(b).hexdigest(), hashlib.sha256(c.decode(b).tobytes()).hexdigest())"
     )
     fresh = subprocess.run(
