@@ -418,6 +418,20 @@ def test_a_job_delivered_again_while_it_runs_is_not_coded_twice(session, worker_
     assert len(stored_files(".png")) == 1
 
 
+def finish_on_a_new_worker(session: Session, env: dict[str, str], log: Path) -> None:
+    """Start a worker and wait until the only job is done."""
+    worker = Worker(env, log)
+    try:
+        wait_for(
+            lambda: job_rows(session)[0].status == JobStatus.done,
+            120,
+            "job done on the next worker",
+            log,
+        )
+    finally:
+        worker.stop()
+
+
 def stored_files(suffix: str = "") -> list[Path]:
     folder = store_root() / "reconstructions"
     return sorted(p for p in folder.rglob(f"*{suffix}") if p.is_file()) if folder.exists() else []
@@ -448,16 +462,7 @@ def test_worker_killed_mid_job_loses_nothing(session, worker_env, tmp_path):
     assert 0 < partial.stat().st_size < program_input.stat().st_size
     assert session.exec(select(Reconstruction)).all() == []
     assert stored_files() == []
-    second = Worker(worker_env, tmp_path / "second.log")
-    try:
-        wait_for(
-            lambda: job_rows(session)[0].status == JobStatus.done,
-            120,
-            "job done on the next worker",
-            second.log,
-        )
-    finally:
-        second.stop()
+    finish_on_a_new_worker(session, worker_env, tmp_path / "second.log")
     job = job_rows(session)[0]
     assert job.attempts == 2
     [recon] = session.exec(select(Reconstruction)).all()
@@ -489,16 +494,7 @@ def test_worker_killed_while_storing_leaves_no_file_under_a_blind_name(
     [temporary] = stored_files()
     assert temporary.name.startswith(".sclic-") and temporary.suffix == ".tmp"
     assert session.exec(select(Reconstruction)).all() == []
-    second = Worker(worker_env, tmp_path / "second.log")
-    try:
-        wait_for(
-            lambda: job_rows(session)[0].status == JobStatus.done,
-            120,
-            "job done on the next worker",
-            second.log,
-        )
-    finally:
-        second.stop()
+    finish_on_a_new_worker(session, worker_env, tmp_path / "second.log")
     [recon] = session.exec(select(Reconstruction)).all()
     assert stored_files(".tmp") == []
     assert [p.name for p in stored_files()] == sorted(

@@ -191,6 +191,11 @@ def compression_retry(
     job = session.get(CompressionJob, job_id)
     retried = job is not None and job.error != CANCELLED and compression.retry_job(session, job_id)
     msg = f"Job {job_id} queued again." if retried else f"Job {job_id} was not a failed job."
+    return _status_or_back(request, session, principal, msg)
+
+
+def _status_or_back(request: Request, session: Session, principal: Principal, msg: str) -> Response:
+    """The refreshed status widget for htmx, else back to the page with the message."""
     if is_htmx(request):
         return render(
             request,
@@ -224,12 +229,4 @@ def compression_measure_again(
         if sent
         else f"Reconstruction {reconstruction_id} is measured already or gone."
     )
-    if is_htmx(request):
-        return render(
-            request,
-            "admin/partials/compression_status.html",
-            principal,
-            msg=msg,
-            **_status_context(session),
-        )
-    return back("/admin/compression", msg)
+    return _status_or_back(request, session, principal, msg)
