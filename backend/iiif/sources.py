@@ -125,26 +125,37 @@ class Source:
 
 
 class SourceCache:
-    """Byte-bounded LRU of ``Source`` objects; each key is loaded once even under concurrency."""
+    """Byte-bounded LRU of ``Source`` objects; each key is loaded once even under concurrency.
+
+    Each key being loaded has a lock of its own. A loader may get other keys (a difference map
+    loads its two images), so locks shared between keys could make a thread wait on itself.
+    """
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self._items: OrderedDict[str, Source] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
-        self._load_locks = [threading.Lock() for _ in range(64)]
+        self._loading: dict[str, threading.Lock] = {}
 
     def get(self, key: str, loader: Callable[[], pyvips.Image]) -> Source:
         found = self._lookup(key)
         if found is not None:
             return found
-        with self._load_locks[hash(key) % len(self._load_locks)]:
-            found = self._lookup(key)
-            if found is not None:
-                return found
-            source = Source(loader())
-            self._store(key, source)
-            return source
+        with self._lock:
+            load_lock = self._loading.setdefault(key, threading.Lock())
+        try:
+            with load_lock:
+                found = self._lookup(key)
+                if found is not None:
+                    return found
+                source = Source(loader())
+                self._store(key, source)
+                return source
+        finally:
+            with self._lock:
+                if self._loading.get(key) is load_lock:
+                    del self._loading[key]
 
     def discard(self, predicate: Callable[[str], bool]) -> None:
         with self._lock:
