@@ -6,7 +6,8 @@ faulting its working set in again: measured on this project's 2-core machines, t
 2304 × 1536 took 645,000 page faults and 1.9 s of system time per image, about half its CPU time,
 and ran 1.9 × faster once the memory was kept. Serving every block from the heap and never
 trimming it keeps the pages mapped between images; the price is that a worker holds on to its
-peak memory.
+peak memory, which is why only processes that code images (the codec task, ``sclic compress``,
+the codec benchmark) set it.
 """
 
 from __future__ import annotations

@@ -4,7 +4,10 @@ A message can reach a second worker while its first delivery still runs: Redis h
 unacknowledged message out again once the visibility timeout has passed, and a slow external
 codec can outlast it. A job being coded is held by a PostgreSQL advisory lock on a connection of
 its own; the server drops the lock with the connection, so a killed worker frees its jobs at
-once. On SQLite (the embedded path, one process) a set in the process does the same.
+once (a vanished host's, after the TCP keepalives set in ``backend.core.db``). The locks need a
+direct or session-pooled connection: a transaction-pooling proxy (PgBouncer in transaction
+mode) would hand them to other clients. On SQLite (the embedded path, one process) a set in the
+process does the same.
 """
 
 from __future__ import annotations

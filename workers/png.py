@@ -4,9 +4,11 @@ A PNG's pixels are one zlib stream, but that stream may be built from independen
 strip of rows is filtered (PNG's filters work on raw bytes, so a strip needs no decoded
 neighbour) and deflated on its own, ending in a full flush that empties the compressor's window;
 the pieces concatenate into one valid stream that any decoder reads. Strips are a fixed number
-of rows, never one per core, so the same pixels give the same bytes on every machine (with the
-same zlib-ng). At 2304 × 1536 on two cores this takes about half the time of a one-thread
-encoder at the same level, with files within a few per cent of its size.
+of rows, never one per core, so the same pixels give the same bytes whatever the number of
+cores; across zlib-ng versions or CPU architectures the bytes may differ (zlib-ng does not
+promise otherwise), so its version is recorded with every reconstruction. At 2304 × 1536 on
+two cores this takes about half the time of libvips's one-thread encoder at the same level, for
+files of the same size.
 """
 
 from __future__ import annotations

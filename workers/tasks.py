@@ -9,7 +9,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from celery.signals import worker_init, worker_ready
+from celery.signals import worker_ready
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
@@ -35,14 +35,6 @@ log = logging.getLogger("sclic.workers")
 # Failures worth another try: the database or the broker was briefly away (kombu's error for
 # an unreachable broker is not a ConnectionError).
 TRANSIENT = (OperationalError, BrokerError, ConnectionError, TimeoutError)
-
-
-@worker_init.connect
-def _keep_freed_memory(**_: object) -> None:
-    """Set before the pool starts, so forked pool processes inherit it."""
-    from workers.allocator import keep_freed_memory
-
-    keep_freed_memory()
 
 
 @worker_ready.connect
@@ -120,24 +112,26 @@ def _claim(session: Session, job: CompressionJob) -> SourceImage | str:
     return source
 
 
-def _compress_jobs(job_ids: list[int]) -> list[str]:
-    from workers.codecs.errors import CodecError
-    from workers.codecs.pipeline import codes_in_batches, run_many
-
+def _leave_to_its_worker(job_id: int) -> None:
+    """A second delivery while a live worker codes the job: look again later, when it is done
+    or, if that worker died meanwhile, free to take over. In-process (no broker) the holder is
+    a thread of this process and finishes the job itself."""
     settings = get_settings()
+    log.info("job %s is running on another worker; checking again later", job_id)
+    if settings.redis_url:
+        enqueue("compress", job_id, delay_s=settings.task_busy_recheck_s)
+
+
+def _compress_jobs(job_ids: list[int]) -> list[str]:
+    from workers.codecs.pipeline import codes_in_batches
+
     statuses: dict[int, str] = {}
-    with _session() as session, job_locks.hold(job_ids) as held:
+    with _session() as session:
         groups: dict[tuple[str, Setting], list[CompressionJob]] = {}
         for job_id in dict.fromkeys(job_ids):
             job = session.get(CompressionJob, job_id)
             if job is None:
                 statuses[job_id] = "gone"
-            elif job_id not in held:
-                # A second delivery while a live worker codes it: look again later, when it is
-                # done or, if that worker died meanwhile, free to take over.
-                log.info("job %s is running on another worker; checking again later", job_id)
-                enqueue("compress", job_id, delay_s=settings.task_busy_recheck_s)
-                statuses[job_id] = "running elsewhere"
             else:
                 groups.setdefault((job.codec_id, job.setting), []).append(job)
         for (codec_id, setting), jobs in list(groups.items()):
@@ -148,59 +142,84 @@ def _compress_jobs(job_ids: list[int]) -> list[str]:
                     enqueue("compress", job.id)  # type: ignore[arg-type]
                     statuses[job.id] = "sent alone"  # type: ignore[index]
                 del groups[(codec_id, setting)]
-        claims: dict[tuple[str, Setting], list[tuple[CompressionJob, SourceImage]]] = {}
-        for key, jobs in groups.items():
-            for job in jobs:
-                claimed = _claim(session, job)
-                if isinstance(claimed, str):
-                    statuses[job.id] = claimed  # type: ignore[index]
-                else:
-                    claims.setdefault(key, []).append((job, claimed))
-        try:
-            for (codec_id, setting), group in claims.items():
-                try:
-                    outcomes = run_many(
-                        codec_id,
-                        setting.value,
-                        [absolute(source.prepared_path) for _, source in group],
-                        store_root() / "reconstructions",
-                        device=settings.codec_device,
-                        weights_dir=settings.weights_dir,
-                        measure=False,
-                    )
-                except TRANSIENT:
-                    raise
-                except Exception as exc:
-                    # A codec's own refusal (missing weights, say): retrying does not help; the
-                    # admin can retry by hand once it is fixed.
-                    log.warning("jobs %s failed: %s", [job.id for job, _ in group], exc)
-                    outcomes = [exc for _ in group]
-                for (job, source), outcome in zip(group, outcomes, strict=True):
-                    if isinstance(outcome, Exception):
-                        log.log(
-                            logging.WARNING if isinstance(outcome, CodecError) else logging.ERROR,
-                            "job %s failed: %s",
-                            job.id,
-                            outcome,
-                            exc_info=None if isinstance(outcome, CodecError) else outcome,
-                        )
-                        error = f"{type(outcome).__name__}: {outcome}"
-                        _finish(session, job, JobStatus.failed, error=error)
-                        statuses[job.id] = "failed"  # type: ignore[index]
+        wanted = [job.id for jobs in groups.values() for job in jobs if job.id is not None]
+        with job_locks.hold(wanted) as held:
+            claims: dict[tuple[str, Setting], list[tuple[CompressionJob, SourceImage]]] = {}
+            for key, jobs in groups.items():
+                for job in jobs:
+                    if job.id not in held:
+                        _leave_to_its_worker(job.id)  # type: ignore[arg-type]
+                        statuses[job.id] = "running elsewhere"  # type: ignore[index]
                         continue
-                    recon = _add_row(session, source, job, outcome)
-                    _finish(session, job, JobStatus.done, reconstruction_id=recon.id, error=None)
-                    statuses[job.id] = "done"  # type: ignore[index]
-                    _follow_up(recon)
-        except TRANSIENT:
-            # Every claimed job not finished goes back to the queue; the retry runs them.
-            session.rollback()
-            with contextlib.suppress(*TRANSIENT):
-                for job, _ in (claim for group in claims.values() for claim in group):
-                    if job.id not in statuses:
-                        _finish(session, job, JobStatus.queued, error="transient failure, retrying")
-            raise
+                    claimed = _claim(session, job)
+                    if isinstance(claimed, str):
+                        statuses[job.id] = claimed  # type: ignore[index]
+                    else:
+                        claims.setdefault(key, []).append((job, claimed))
+            try:
+                for (codec_id, setting), group in claims.items():
+                    _code_group(session, codec_id, setting, group, statuses)
+            except TRANSIENT:
+                # Every claimed job not finished goes back to the queue; the retry runs them.
+                session.rollback()
+                with contextlib.suppress(*TRANSIENT):
+                    for job, _ in (claim for group in claims.values() for claim in group):
+                        if job.id not in statuses:
+                            _finish(
+                                session, job, JobStatus.queued, error="transient failure, retrying"
+                            )
+                raise
     return [statuses[job_id] for job_id in job_ids]
+
+
+def _code_group(
+    session: Session,
+    codec_id: str,
+    setting: Setting,
+    group: list[tuple[CompressionJob, SourceImage]],
+    statuses: dict[int, str],
+) -> None:
+    """Code claimed jobs of one codec and setting, recording each outcome on its job."""
+    from workers.allocator import keep_freed_memory
+    from workers.codecs.errors import CodecError
+    from workers.codecs.pipeline import run_many
+
+    keep_freed_memory()  # this process codes images: keep their memory from one to the next
+    settings = get_settings()
+    try:
+        outcomes = run_many(
+            codec_id,
+            setting.value,
+            [absolute(source.prepared_path) for _, source in group],
+            store_root() / "reconstructions",
+            device=settings.codec_device,
+            weights_dir=settings.weights_dir,
+            measure=False,
+        )
+    except TRANSIENT:
+        raise
+    except Exception as exc:
+        # A codec's own refusal (missing weights, say): retrying does not help; the admin can
+        # retry by hand once it is fixed.
+        log.warning("jobs %s failed: %s", [job.id for job, _ in group], exc)
+        outcomes = [exc for _ in group]
+    for (job, source), outcome in zip(group, outcomes, strict=True):
+        if isinstance(outcome, Exception):
+            expected = isinstance(outcome, CodecError)
+            log.log(
+                logging.WARNING if expected else logging.ERROR,
+                "job %s failed: %s",
+                job.id,
+                outcome,
+                exc_info=None if expected else outcome,
+            )
+            _finish(session, job, JobStatus.failed, error=f"{type(outcome).__name__}: {outcome}")
+            statuses[job.id] = "failed"  # type: ignore[index]
+            continue
+        recon = _add_row(session, source, job, outcome)
+        _finish(session, job, JobStatus.done, reconstruction_id=recon.id, error=None)
+        statuses[job.id] = "done"  # type: ignore[index]
+        _follow_up(recon)
 
 
 def _add_row(

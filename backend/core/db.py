@@ -27,7 +27,16 @@ def _make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+    # TCP keepalives: a worker's host that vanishes loses its connections (and the job locks
+    # they hold, see workers/job_locks.py) within a minute or so, not after the kernel's 2 h.
+    keepalives = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10}
+    return create_engine(
+        url,
+        pool_size=20,
+        max_overflow=20,
+        pool_pre_ping=True,
+        connect_args={**keepalives, "keepalives_count": 3},
+    )
 
 
 def get_engine() -> Engine:

@@ -42,7 +42,7 @@ from workers.codecs.errors import (
     ExternalProgramError,
     ExternalTimeoutError,
 )
-from workers.leftovers import pid_alive, remove_path
+from workers.leftovers import owner_gone, owner_tag, remove_path
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 STDERR_TAIL = 4000
@@ -388,15 +388,16 @@ class ExternalCodec(Codec):
 
 
 def sweep_orphan_workdirs(root: Path | None = None) -> int:
-    """Remove work folders left by killed workers (their owner pid is gone); returns how many.
+    """Remove work folders left by killed workers (their owner is gone); returns how many.
 
     Safe because programs die with the worker that started them (see :func:`run_program`).
     """
     root = Path(root or tempfile.gettempdir())
     removed = 0
     for path in root.glob(f"{_WORKDIR_PREFIX}*-*"):
-        owner = path.name[len(_WORKDIR_PREFIX) :].split("-", 1)[0]
-        if path.is_dir() and owner.isdigit() and not pid_alive(int(owner)) and remove_path(path):
+        # tempfile's random suffix holds no "-": the owner is what lies before the last one.
+        owner = path.name[len(_WORKDIR_PREFIX) :].rpartition("-")[0]
+        if path.is_dir() and owner_gone(owner) and remove_path(path):
             removed += 1
     return removed
 
@@ -404,7 +405,7 @@ def sweep_orphan_workdirs(root: Path | None = None) -> int:
 def _workdir() -> tempfile.TemporaryDirectory[str]:
     """A fresh work folder named after this process, after sweeping folders of dead ones."""
     sweep_orphan_workdirs()
-    return tempfile.TemporaryDirectory(prefix=f"{_WORKDIR_PREFIX}{os.getpid()}-")
+    return tempfile.TemporaryDirectory(prefix=f"{_WORKDIR_PREFIX}{owner_tag()}-")
 
 
 def _reserved_dummy() -> dict[str, str]:

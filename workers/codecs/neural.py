@@ -211,7 +211,9 @@ class HyperpriorCodec(Codec):
 
     def encode_many(self, rgbs: Sequence[np.ndarray], level: int) -> list[EncodeResult]:
         """Images of one size go through the model as one batch (the entropy coder still
-        writes one bitstream per image); each bitstream equals the image's own ``encode``."""
+        writes one bitstream per image). Each bitstream equals the image's own ``encode`` on
+        the CPUs tested; a CPU or GPU whose batched convolutions round differently may give
+        other bytes, which is why ``SCLIC_CODEC_BATCH`` defaults to 1."""
         images = [check_rgb(rgb, self.min_side, self.name) for rgb in rgbs]
         loaded = self.loaded(level)
         device = self.device

@@ -38,7 +38,15 @@ from workers.png import png_bytes
 
 BITSTREAM_SUFFIX = ".sclc"
 _TEMP_PREFIX = ".sclic-"
-_PACKAGES = ("numpy", "pillow", "pyvips", "opencv-python-headless", "torch", "compressai")
+_PACKAGES = (
+    "numpy",
+    "pillow",
+    "pyvips",
+    "opencv-python-headless",
+    "zlib-ng",
+    "torch",
+    "compressai",
+)
 
 
 def read_png(path: Path) -> np.ndarray:

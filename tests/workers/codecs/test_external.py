@@ -200,17 +200,23 @@ def test_program_dies_with_a_killed_worker(tmp_path: Path) -> None:
 
 def test_work_folders_of_dead_workers_are_swept(private_tmp: Path) -> None:
     import os
+    import socket
     import subprocess
 
     from workers.codecs.external import sweep_orphan_workdirs
+    from workers.leftovers import owner_tag
 
     dead_pid = subprocess.Popen(["true"])
     dead_pid.wait()
-    orphan = private_tmp / f"sclic-ext-{dead_pid.pid}-abc"
-    mine = private_tmp / f"sclic-ext-{os.getpid()}-def"
+    host = socket.gethostname()
+    orphan = private_tmp / f"sclic-ext-{dead_pid.pid}.5@{host}-abc"
+    # This process's id with another start time: a dead worker's id handed out again.
+    reused = private_tmp / f"sclic-ext-{os.getpid()}.1@{host}-ghi"
+    mine = private_tmp / f"sclic-ext-{owner_tag()}-def"
     other = private_tmp / "sclic-ext-noowner"
-    for folder in (orphan, mine, other):
+    for folder in (orphan, reused, mine, other):
         folder.mkdir()
         (folder / "input.png").write_bytes(b"x")
-    assert sweep_orphan_workdirs() == 1
-    assert not orphan.exists() and mine.exists() and other.exists()
+    assert sweep_orphan_workdirs() == 2
+    assert not orphan.exists() and not reused.exists()
+    assert mine.exists() and other.exists()
