@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 STALE_AFTER_S = 86_400.0
@@ -81,3 +82,18 @@ def is_stale(path: Path, older_than_s: float = STALE_AFTER_S) -> bool:
     with contextlib.suppress(FileNotFoundError):
         return path.stat().st_mtime < time.time() - older_than_s
     return False
+
+
+def remove_orphans(
+    paths: Iterable[Path], prefix: str, separator: str, older_than_s: float | None = None
+) -> int:
+    """Remove the temporary files or folders among ``paths`` named ``prefix + owner tag +
+    separator + …`` whose owner is gone, or (with ``older_than_s``) that are older than that;
+    returns how many. The owner tag is what lies between the prefix and the last separator."""
+    removed = 0
+    for path in paths:
+        owner = path.name[len(prefix) :].rpartition(separator)[0]
+        stale = older_than_s is not None and is_stale(path, older_than_s)
+        if path.name.startswith(prefix) and (owner_gone(owner) or stale) and remove_path(path):
+            removed += 1
+    return removed

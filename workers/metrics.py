@@ -16,13 +16,14 @@ MS-SSIM scale are the same computation, so :func:`quality` does it once.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from workers.cores import usable_cores
 
 DATA_RANGE = 255.0
 WIN_SIZE = 11
@@ -141,17 +142,12 @@ def _halve(image: np.ndarray, run: Callable[..., Iterable[np.ndarray]]) -> np.nd
     return np.concatenate(list(run(pool, [image[s : s + rows] for s in range(0, height, rows)])))
 
 
-def _workers() -> int:
-    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-    return max(1, min(8, len(usable) if usable else os.cpu_count() or 1))
-
-
 def quality(ref: np.ndarray, rec: np.ndarray) -> Quality:
     """PSNR, SSIM and MS-SSIM of ``rec`` against ``ref`` (both ``uint8 [H, W, 3]``)."""
     check_pair(ref, rec, min_side=WIN_SIZE)
     height, width = ref.shape[:2]
     value_psnr = psnr(ref, rec)
-    with ThreadPoolExecutor(_workers(), thread_name_prefix="sclic-metrics") as pool:
+    with ThreadPoolExecutor(usable_cores(), thread_name_prefix="sclic-metrics") as pool:
         ssim_c, cs_c = _ssim_and_cs(ref, rec, pool.map)
         value_ssim = float(ssim_c.mean())
         if min(height, width) <= MS_SSIM_MIN_SIDE:

@@ -13,13 +13,14 @@ files of the same size.
 
 from __future__ import annotations
 
-import os
 import struct
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import numpy as np
 from zlib_ng import zlib_ng
+
+from workers.cores import usable_cores
 
 STRIP_ROWS = 64
 LEVEL = 2
@@ -31,9 +32,7 @@ _ZLIB_HEADER = b"\x78\x5e"
 
 @lru_cache(maxsize=1)
 def _pool() -> ThreadPoolExecutor:
-    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-    workers = max(1, min(8, len(usable) if usable else os.cpu_count() or 1))
-    return ThreadPoolExecutor(workers, thread_name_prefix="sclic-png")
+    return ThreadPoolExecutor(usable_cores(), thread_name_prefix="sclic-png")
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

@@ -42,7 +42,7 @@ from workers.codecs.errors import (
     ExternalProgramError,
     ExternalTimeoutError,
 )
-from workers.leftovers import owner_gone, owner_tag, remove_path
+from workers.leftovers import owner_tag, remove_orphans
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 STDERR_TAIL = 4000
@@ -393,13 +393,9 @@ def sweep_orphan_workdirs(root: Path | None = None) -> int:
     Safe because programs die with the worker that started them (see :func:`run_program`).
     """
     root = Path(root or tempfile.gettempdir())
-    removed = 0
-    for path in root.glob(f"{_WORKDIR_PREFIX}*-*"):
-        # tempfile's random suffix holds no "-": the owner is what lies before the last one.
-        owner = path.name[len(_WORKDIR_PREFIX) :].rpartition("-")[0]
-        if path.is_dir() and owner_gone(owner) and remove_path(path):
-            removed += 1
-    return removed
+    # tempfile's random suffix holds no "-": the owner is what lies before the last one.
+    folders = (p for p in root.glob(f"{_WORKDIR_PREFIX}*-*") if p.is_dir())
+    return remove_orphans(folders, _WORKDIR_PREFIX, "-")
 
 
 def _workdir() -> tempfile.TemporaryDirectory[str]:

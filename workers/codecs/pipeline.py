@@ -32,7 +32,7 @@ from workers.codecs.base import Codec, EncodeResult, check_rgb
 from workers.codecs.errors import CodecError, ImageTooSmallError, InvalidImageError
 from workers.codecs.rate import SettingSpec, encode_setting_many
 from workers.codecs.registry import build_codec, get_entry
-from workers.leftovers import STALE_AFTER_S, is_stale, owner_gone, owner_tag, remove_path
+from workers.leftovers import STALE_AFTER_S, owner_tag, remove_orphans
 from workers.metrics import WIN_SIZE, Quality, check_pair, quality
 from workers.png import png_bytes
 
@@ -116,12 +116,8 @@ def _package_versions() -> tuple[tuple[str, str], ...]:
 def sweep_temp_files(out_dir: Path, older_than_s: float = STALE_AFTER_S) -> int:
     """Remove the temporary files killed workers left in ``out_dir``: those of a dead process
     on this host, and any older than ``older_than_s``. Returns how many."""
-    removed = 0
-    for path in Path(out_dir).rglob(f"{_TEMP_PREFIX}*.tmp"):
-        owner = path.name[len(_TEMP_PREFIX) :].rpartition("@")[0]
-        if (owner_gone(owner) or is_stale(path, older_than_s)) and remove_path(path):
-            removed += 1
-    return removed
+    paths = Path(out_dir).rglob(f"{_TEMP_PREFIX}*.tmp")
+    return remove_orphans(paths, _TEMP_PREFIX, "@", older_than_s)
 
 
 def library_versions(described: dict[str, Any]) -> dict[str, str]:
