@@ -35,6 +35,8 @@ BATCH = 4
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from backend.imaging import png  # noqa: E402  (after the path fix-up above)
+
 
 def source_image(width: int, height: int) -> np.ndarray:
     """A photograph (scikit-image's coffee) resized to ``width`` × ``height``."""
@@ -111,7 +113,7 @@ def bench(
     batch = [src.with_name(f"{src.stem}-{i}.png") for i in range(BATCH)]
     pixels = read_png(src)
     for i, path in enumerate(batch):
-        Image.fromarray(np.ascontiguousarray(np.roll(pixels, 16 * i, axis=1))).save(path)
+        path.write_bytes(png.encode(np.ascontiguousarray(np.roll(pixels, 16 * i, axis=1))))
     run_many(codec_id, setting, batch, out, device, weights)
     batch_times = []
     for _ in range(repeats):
@@ -166,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         for size in args.sizes:
             width, height = (int(v) for v in size.split("x"))
             src = root / f"src-{size}.png"
-            Image.fromarray(source_image(width, height)).save(src)
+            src.write_bytes(png.encode(source_image(width, height)))  # as prepare writes it
             for codec_id in args.codecs:
                 for device in devices:
                     r = bench(

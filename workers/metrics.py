@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from workers.cores import usable_cores
+from backend.imaging.cores import usable_cores
 
 DATA_RANGE = 255.0
 WIN_SIZE = 11

@@ -19,6 +19,7 @@ import pyvips
 
 from backend.iiif.colormap import lut_image
 from backend.iiif.models import IIIFError
+from backend.imaging import png as strip_png
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +55,21 @@ def normalise(image: pyvips.Image) -> pyvips.Image:
 
 
 def load_pixels(path: Path) -> pyvips.Image:
-    """Decode ``path`` fully into memory, normalised.
+    """Decode ``path`` fully into memory, normalised; the PNGs sclic wrote are decoded on every
+    core (:mod:`backend.imaging.png`).
 
     ``revalidate`` bypasses libvips' operation cache: decoded pixels are cached here, with
     eviction, and a cache file rebuilt under the same name must never come back stale.
     """
     try:
+        pixels = strip_png.decode_strips(path.read_bytes())
+        if pixels is not None:
+            height, width, bands = pixels.shape
+            image = pyvips.Image.new_from_memory(pixels.data, width, height, bands, "uchar")
+            return image.copy(interpretation="srgb").copy_memory()
         image = pyvips.Image.new_from_file(str(path), access="sequential", revalidate=True)
         return normalise(image).copy_memory()
-    except pyvips.Error as exc:
+    except (OSError, pyvips.Error) as exc:
         log.warning("cannot decode %s: %s", path, exc)  # for operators; clients see a 404
         raise IIIFError(404, "image not available") from exc
 

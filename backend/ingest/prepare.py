@@ -6,12 +6,13 @@ without three channels or that were corrupted were removed. :func:`prepare_image
 for one file and returns either the prepared PNG or a :class:`Rejection` with its reason, so a
 file is never half stored.
 
-Decoding and resampling use libvips (Lanczos-3): on 4000×3000 JPEGs and TIFFs it decodes,
-resamples and encodes in about half the CPU time Pillow needs with the same filter and PNG
-settings (see ``benchmarks/prepare_bench.py``), and streams the file instead of holding it
-decoded. Pixel values are kept as stored: embedded colour profiles and EXIF orientation are
-not applied, as the paper's ImageMagick conversion did not apply them, and the codecs see the
-very pixels the labelers see.
+Decoding and resampling use libvips (Lanczos-3): on 4000×3000 JPEGs and TIFFs it decodes and
+resamples in about half the CPU time Pillow needs with the same filter (see
+``benchmarks/prepare_bench.py``), streaming the file instead of holding it decoded. The
+prepared PNG is written in strips (:mod:`backend.imaging.png`), so the codec and metric
+workers that read it again and again decode it on every core. Pixel values are kept as
+stored: embedded colour profiles and EXIF orientation are not applied, as the paper's
+ImageMagick conversion did not apply them, and the codecs see the very pixels the labelers see.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pyvips
 
+from backend.imaging import png as strip_png
 from backend.ingest.geometry import Geometry, plan_geometry
 from backend.ingest.validate import (
     Conversion,
@@ -43,9 +46,6 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_PIXELS = 200_000_000
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
-# zlib level 3 with adaptive row filters: on noisy 2304×1728 photographs about 2 % larger than
-# level 6 for 40 % less encoding time, which dominates preparation.
-PNG_COMPRESSION = 3
 
 # libjpeg reports damaged entropy-coded data only as a warning; PNG and TIFF decoders report
 # real damage as errors, while TIFF warnings are routine (unknown private tags of cameras).
@@ -271,7 +271,7 @@ def _render(pending: _Pending) -> PrepareOutcome | Rejection:
         image = image.bandjoin([image, image])
     image = image.copy(interpretation="srgb")
     image, notes = _resample(image, pending.geometry)
-    png = image.pngsave_buffer(compression=PNG_COMPRESSION, filter="all", keep="none")
+    png = strip_png.encode(np.asarray(image.numpy()))
     out_w, out_h = pending.geometry.output
     if (image.width, image.height) != (out_w, out_h):
         raise RuntimeError(f"resampled to {image.width}×{image.height}, expected {out_w}×{out_h}")

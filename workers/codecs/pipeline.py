@@ -25,16 +25,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyvips
 
-from backend.services.store import sha1_file
+from backend.imaging import png
+from backend.services.store import sha1_bytes
 from workers.codecs.base import Codec, EncodeResult, check_rgb
 from workers.codecs.errors import CodecError, ImageTooSmallError, InvalidImageError
 from workers.codecs.rate import SettingSpec, encode_setting_many
 from workers.codecs.registry import build_codec, get_entry
 from workers.leftovers import STALE_AFTER_S, owner_tag, remove_orphans
 from workers.metrics import WIN_SIZE, Quality, check_pair, quality
-from workers.png import png_bytes
 
 BITSTREAM_SUFFIX = ".sclc"
 _TEMP_PREFIX = ".sclic-"
@@ -52,14 +51,11 @@ _PACKAGES = (
 def read_png(path: Path) -> np.ndarray:
     """An 8-bit RGB PNG → ``uint8 [H, W, 3]``; other kinds are refused (prepare them first)."""
     try:
-        image = pyvips.Image.new_from_file(str(path), access="sequential", fail_on="error")
-        if image.bands != 3 or image.format != "uchar":
-            raise InvalidImageError(
-                f"{path}: {image.bands} band(s) of {image.format}, expected 8-bit RGB"
-            )
-        return np.asarray(image.numpy())
-    except pyvips.Error as exc:
-        raise InvalidImageError(f"{path}: not a readable PNG ({exc.message.strip()})") from exc
+        return png.decode(Path(path).read_bytes())
+    except OSError as exc:
+        raise InvalidImageError(f"{path}: not a readable PNG ({exc.strerror or exc})") from exc
+    except png.PngError as exc:
+        raise InvalidImageError(f"{path}: {exc}") from exc
 
 
 def _write_temp(folder: Path, data: bytes) -> Path:
@@ -83,14 +79,14 @@ def write_atomic(path: Path, data: bytes) -> Path:
     return path
 
 
-def store_blind(out_dir: Path, png: bytes, bitstream: bytes) -> tuple[str, Path, Path]:
+def store_blind(out_dir: Path, png_data: bytes, bitstream: bytes) -> tuple[str, Path, Path]:
     """Store a reconstruction under its SHA-1 name and its bitstream beside it.
 
     Returns ``(blind_name, png_path, bitstream_path)``; ``out_dir/ab/abcdef….png``.
     """
-    staging = _write_temp(out_dir, png)
+    blind = sha1_bytes(png_data)
+    staging = _write_temp(out_dir, png_data)
     try:
-        blind = sha1_file(staging)
         shard = out_dir / blind[:2]
         bitstream_path = write_atomic(shard / f"{blind}{BITSTREAM_SUFFIX}", bitstream)
         png_path = shard / f"{blind}.png"
@@ -296,18 +292,20 @@ def _store_and_measure(
 
     def store() -> tuple[tuple[str, Path, Path], float]:
         began = time.perf_counter()
-        stored = store_blind(out_dir, png_bytes(reconstruction), result.bitstream)
+        stored = store_blind(out_dir, png.encode(reconstruction), result.bitstream)
         return stored, time.perf_counter() - began
 
     measured: dict[str, Any] = {}
-    # The PNG encoder and the metric filters each leave cores idle; run side by side.
-    with ThreadPoolExecutor(1, thread_name_prefix="sclic-store") as pool:
-        storing = pool.submit(store)
-        if measure:
+    if not measure:
+        (blind, png_path, bitstream_path), store_s = store()
+    else:
+        # The PNG encoder and the metric filters each leave cores idle; run side by side.
+        with ThreadPoolExecutor(1, thread_name_prefix="sclic-store") as pool:
+            storing = pool.submit(store)
             began = time.perf_counter()
             scores = quality(rgb, reconstruction)
             measured = {**scores_dict(scores), "metrics_s": time.perf_counter() - began}
-        (blind, png_path, bitstream_path), store_s = storing.result()
+            (blind, png_path, bitstream_path), store_s = storing.result()
     return {
         "level": result.level,
         "params": result.params,

@@ -1,0 +1,188 @@
+"""PNGs written and read in strips: valid files any decoder reads, exact pixels, the same bytes
+always, and every other or damaged file left to libvips."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import pyvips
+from PIL import Image
+
+from backend.imaging import png
+from backend.imaging.png import STRIP_ROWS, STRIPS_CHUNK, PngError, decode, encode
+
+
+def noisy(height: int, width: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(0, 255, width, dtype=np.float64)[None, :, None]
+    image = ramp + rng.normal(0, 20, (height, width, 3))
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    out, at = [], 8
+    while at < len(data):
+        length, kind = struct.unpack_from(">I4s", data, at)
+        out.append((kind, data[at + 8 : at + 8 + length]))
+        at += 12 + length
+    return out
+
+
+def assemble(parts: list[tuple[bytes, bytes]]) -> bytes:
+    return b"\x89PNG\r\n\x1a\n" + b"".join(png._chunk(kind, body) for kind, body in parts)
+
+
+def replace_chunk(data: bytes, kind: bytes, body: bytes) -> bytes:
+    return assemble([(k, body if k == kind else b) for k, b in chunks(data)])
+
+
+@pytest.fixture
+def no_libvips(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail if a read goes past the strip decoder."""
+
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("the file was handed to libvips")
+
+    monkeypatch.setattr(pyvips.Image, "new_from_buffer", refuse)
+
+
+@pytest.mark.parametrize(
+    ("height", "width"),
+    [(1, 1), (1, 7), (9, 1), (STRIP_ROWS, 33), (STRIP_ROWS + 1, 33), (3 * STRIP_ROWS - 1, 130)],
+)
+def test_pixels_come_back_exactly_in_pillow_libvips_and_the_strip_decoder(
+    height: int, width: int
+) -> None:
+    rgb = noisy(height, width)
+    data = encode(rgb)
+    with Image.open(io.BytesIO(data)) as decoded:
+        decoded.load()  # checks every chunk's CRC and the zlib stream's Adler-32
+        assert decoded.mode == "RGB" and decoded.size == (width, height)
+        assert np.array_equal(np.asarray(decoded), rgb)
+    assert np.array_equal(pyvips.Image.new_from_buffer(data, "", fail=True).numpy(), rgb)
+    assert np.array_equal(png._decode_strips(data), rgb)
+
+
+def test_files_it_wrote_never_reach_libvips(no_libvips: None) -> None:
+    rgb = noisy(2 * STRIP_ROWS + 5, 77, seed=4)
+    assert np.array_equal(decode(encode(rgb)), rgb)
+
+
+def test_extreme_values_survive_the_filters() -> None:
+    rgb = np.zeros((2 * STRIP_ROWS + 3, 41, 3), np.uint8)
+    rgb[::2] = 255
+    rgb[:, ::3, 1] = 255
+    data = encode(rgb)
+    with Image.open(io.BytesIO(data)) as decoded:
+        assert np.array_equal(np.asarray(decoded), rgb)
+    assert np.array_equal(decode(data), rgb)
+
+
+def test_same_bytes_whatever_the_number_of_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    rgb = noisy(5 * STRIP_ROWS + 17, 97, seed=3)
+    many = encode(rgb)
+    assert encode(rgb.copy()) == many
+    monkeypatch.setattr(png, "_pool", lambda: ThreadPoolExecutor(1))
+    assert encode(rgb) == many
+    assert np.array_equal(decode(many), rgb)
+
+
+def test_a_non_contiguous_view_is_written_as_its_pixels() -> None:
+    rgb = noisy(70, 90)
+    view = rgb[5:60:2, 10:80]
+    with Image.open(io.BytesIO(encode(view))) as decoded:
+        assert np.array_equal(np.asarray(decoded), view)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.zeros((4, 4), np.uint8),
+        np.zeros((4, 4, 4), np.uint8),
+        np.zeros((4, 4, 3), np.float32),
+        np.zeros((0, 4, 3), np.uint8),
+    ],
+)
+def test_refuses_what_is_not_8_bit_rgb(bad: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="uint8"):
+        encode(bad)
+
+
+@pytest.mark.parametrize("writer", ["pillow", "libvips"])
+def test_other_pngs_are_read_through_libvips(writer: str) -> None:
+    rgb = noisy(150, 61, seed=1)
+    if writer == "pillow":
+        buffer = io.BytesIO()
+        Image.fromarray(rgb).save(buffer, format="PNG")
+        data = buffer.getvalue()
+    else:
+        data = pyvips.Image.new_from_array(rgb).pngsave_buffer(filter="all")
+    with pytest.raises(png._NotStrips):
+        png._decode_strips(data)
+    assert np.array_equal(decode(data), rgb)
+
+
+def test_a_strips_chunk_that_does_not_match_the_pixels_is_ignored() -> None:
+    """An editor that rewrote the pixels but kept the chunk: libvips reads the real pixels."""
+    rgb = noisy(3 * STRIP_ROWS, 40, seed=2)
+    data = encode(rgb)
+    (body,) = [b for k, b in chunks(data) if k == STRIPS_CHUNK]
+    rows, count = struct.unpack_from(">II", body)
+    lengths = list(struct.unpack_from(f">{count}I", body, 8))
+    lengths[0], lengths[1] = lengths[0] + 1, lengths[1] - 1
+    shifted = replace_chunk(data, STRIPS_CHUNK, struct.pack(f">II{count}I", rows, count, *lengths))
+    assert np.array_equal(decode(shifted), rgb)
+    # The same pixels with another filter (None on every row) under a chunk that fits them.
+    raw = b"".join(b"\x00" + bytes(row) for row in rgb.reshape(rgb.shape[0], -1))
+    unfiltered = replace_chunk(data, b"IDAT", zlib.compress(raw))
+    piece = len(zlib.compress(raw)) - 6
+    unfiltered = replace_chunk(
+        unfiltered, STRIPS_CHUNK, struct.pack(">III", 3 * STRIP_ROWS, 1, piece)
+    )
+    assert np.array_equal(decode(unfiltered), rgb)
+
+
+def test_more_data_in_a_strip_than_its_rows_is_not_inflated() -> None:
+    """A piece that inflates past its strip's size stops there (no unbounded inflation)."""
+    rgb = noisy(STRIP_ROWS, 8)
+    raw = b"\x01" + bytes(24) + b"".join(b"\x02" + bytes(24) for _ in range(STRIP_ROWS - 1))
+    bomb = zlib.compress(raw + bytes(50_000_000), 9)  # 50 MB of zeros in ~50 kB
+    data = replace_chunk(encode(rgb), b"IDAT", bomb)
+    data = replace_chunk(data, STRIPS_CHUNK, struct.pack(">III", STRIP_ROWS, 1, len(bomb) - 6))
+    with pytest.raises(png._NotStrips):
+        png._decode_strips(data)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["flipped pixel byte", "truncated", "not a png", "empty"],
+)
+def test_damaged_files_get_a_clear_error(damage: str) -> None:
+    data = encode(noisy(100, 50))
+    idat_at = data.index(b"IDAT") + 4
+    broken = {
+        "flipped pixel byte": data[: idat_at + 40]
+        + bytes([data[idat_at + 40] ^ 0xFF])
+        + data[idat_at + 41 :],
+        "truncated": data[: len(data) // 2],
+        "not a png": b"GIF89a" + bytes(100),
+        "empty": b"",
+    }[damage]
+    with pytest.raises(PngError, match="not a readable PNG"):
+        decode(broken)
+
+
+def test_grey_and_16_bit_pngs_are_refused() -> None:
+    grey = pyvips.Image.new_from_array(np.zeros((20, 20), np.uint8)).pngsave_buffer()
+    with pytest.raises(PngError, match="1 band"):
+        decode(grey)
+    deep = pyvips.Image.new_from_array(np.zeros((20, 20, 3), np.uint16)).copy(
+        interpretation="rgb16"
+    )
+    with pytest.raises(PngError, match="expected 8-bit RGB"):
+        decode(deep.pngsave_buffer())
