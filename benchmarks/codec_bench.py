@@ -1,11 +1,14 @@
 """Bare model time against the per-image pipeline, for neural codecs.
 
-Bare: ``compress`` + ``decompress`` of an already padded tensor with a loaded model. Two
-pipelines, both :func:`workers.codecs.pipeline.run_one`:
+Bare: ``compress`` + ``decompress`` of an already padded tensor with a loaded model. Three
+pipelines, all through :mod:`workers.codecs.pipeline`:
 
 - worker: what the ``gpu`` queue's worker does per image (read PNG, encode, decode, PNG encode,
   SHA-1 blind name, atomic writes); it leaves PSNR/SSIM/MS-SSIM to the ``cpu`` queue;
-- all-in: the same plus the metrics in place, as ``sclic compress`` does.
+- all-in: the same plus the metrics in place, as ``sclic compress`` does;
+- stream: the worker's path for a message of four images going through the model one at a
+  time (``SCLIC_CODEC_BATCH=4``, ``SCLIC_CODEC_MODEL_BATCH=1``), where each image's source is
+  read, and its reconstruction stored, while the model codes its neighbour; per image.
 
 Codecs: the shipped demo codec ("90") and C1 ("01", random weights saved in the zoo's format in
 a temporary folder). Sizes 768×512 and 2304×1536 (the paper's largest side, section 3.1); CPU,
@@ -115,11 +118,20 @@ def bench(
     for i, path in enumerate(batch):
         path.write_bytes(png.encode(np.ascontiguousarray(np.roll(pixels, 16 * i, axis=1))))
     run_many(codec_id, setting, batch, out, device, weights)
-    batch_times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+    batch_times: list[float] = []
+    stream_times: list[float] = []
+
+    def stream() -> None:
+        run_many(codec_id, setting, batch, out, device, weights, measure=False, model_batch=1)
+
+    def one_pass() -> None:
         run_many(codec_id, setting, batch, out, device, weights)
-        batch_times.append((time.perf_counter() - start) / BATCH)
+
+    for _ in range(repeats):
+        for fn, times in ((stream, stream_times), (one_pass, batch_times)):
+            start = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - start) / BATCH)
     bare_s, pipe_s = statistics.median(bare_times), statistics.median(pipe_times)
     parts = {
         key: statistics.median(r[key] for r in rows)
@@ -132,6 +144,7 @@ def bench(
         **parts,
         "bpp": rows[-1]["bpp"],
         "batch_s": statistics.median(batch_times),
+        "stream_s": statistics.median(stream_times),
     }
 
 
@@ -157,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; devices {devices}")
     header = (
         f"{'codec':5} {'size':>10} {'device':6} {'bare s':>8} {'worker':>7} {'ratio':>6} "
-        f"{'all-in':>7} {'ratio':>6} "
+        f"{'stream':>7} {'ratio':>6} {'all-in':>7} {'ratio':>6} "
         f"{'read s':>7} {'enc s':>7} {'dec s':>7} {'metr s':>7} {'store s':>7} {'bpp':>6} "
         f"{'img/s':>6} {'img/s b4':>8}"
     )
@@ -183,6 +196,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                     print(
                         f"{codec_id:5} {size:>10} {device:6} {r['bare_s']:8.3f} "
                         f"{r['worker_s']:7.3f} {r['worker_s'] / r['bare_s']:6.3f} "
+                        f"{r['stream_s']:7.3f} {r['stream_s'] / r['bare_s']:6.3f} "
                         f"{r['pipeline_s']:7.3f} {r['pipeline_s'] / r['bare_s']:6.3f} "
                         f"{r['read_s']:7.3f} {r['encode_s']:7.3f} {r['decode_s']:7.3f} "
                         f"{r['metrics_s']:7.3f} {r['store_s']:7.3f} {r['bpp']:6.3f} "

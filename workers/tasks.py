@@ -195,6 +195,7 @@ def _code_group(
             device=settings.codec_device,
             weights_dir=settings.weights_dir,
             measure=False,
+            model_batch=settings.codec_model_batch or None,
         )
     except TRANSIENT:
         raise

@@ -47,9 +47,11 @@ class Settings(BaseSettings):
     # this many seconds: done by then, or free to take over if that worker died.
     task_busy_recheck_s: int = Field(default=60, ge=1)
     codec_device: str | None = None  # "cpu" or "cuda"; default: cuda when present
-    # Jobs per codec-worker message; images of one codec, setting and size in a message go
-    # through the model as one batch. More than 1 pays off on a GPU, not on a CPU.
+    # Jobs per codec-worker message. More than 1 pays off on a GPU, not on a CPU.
     codec_batch: int = Field(default=1, ge=1, le=64)
+    # Images of a message per model pass (0: all of one codec, setting and size in one pass).
+    # With several passes a message's reads and stores run beside the model.
+    codec_model_batch: int = Field(default=0, ge=0, le=64)
 
     @property
     def embedded(self) -> bool:

@@ -118,6 +118,18 @@ def test_jobs_coded_as_a_batch(session, monkeypatch):
     assert [r.params["batch"] for r in batched] == [2, 2]
     assert all(r.ssim is not None for r in batched)  # measured by the in-process cpu task
 
+    # With SCLIC_CODEC_MODEL_BATCH=1 a message's images go through the model one at a time.
+    monkeypatch.setenv("SCLIC_CODEC_MODEL_BATCH", "1")
+    get_settings.cache_clear()
+    others = [make_source(session, name) for name in ("chelsea", "rocket")]
+    streamed = compression.create_jobs(session, [s.id for s in others], [("90", Setting.low)])
+    compression.start_jobs(streamed)
+    drain_local_tasks()
+    done = [job for job in job_rows(session) if job.id in streamed]
+    assert [job.status for job in done] == [JobStatus.done, JobStatus.done], done
+    alone = [session.get(Reconstruction, job.reconstruction_id) for job in done]
+    assert [r.params["batch"] for r in alone] == [1, 1]
+
 
 def test_batch_messages_for_codecs_that_do_not_batch_become_single_jobs(session, monkeypatch):
     from backend.core.config import get_settings

@@ -17,7 +17,7 @@ import platform
 import tempfile
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
@@ -31,7 +31,7 @@ from backend.services.store import sha1_bytes
 from workers.codecs.base import Codec, EncodeResult, check_rgb
 from workers.codecs.errors import CodecError, ImageTooSmallError, InvalidImageError
 from workers.codecs.rate import SettingSpec, encode_setting_many
-from workers.codecs.registry import build_codec, get_entry
+from workers.codecs.registry import CodecEntry, build_codec, get_entry
 from workers.leftovers import STALE_AFTER_S, owner_tag, remove_orphans
 from workers.metrics import WIN_SIZE, Quality, check_pair, quality
 
@@ -187,56 +187,107 @@ def run_many(
     weights_dir: Path | None = None,
     *,
     measure: bool = True,
+    model_batch: int | None = None,
 ) -> list[dict[str, Any] | Exception]:
-    """:func:`run_one` for several images, coded as a batch where the codec allows (same size,
-    a fixed level); one result or error per image, in order. An unreadable, too small or
-    otherwise failing image fails alone (a codec that cannot run at all fails each). Encode and
-    decode times are the batch's, shared out evenly."""
+    """:func:`run_one` for several images; one result or error per image, in order. An
+    unreadable, too small or otherwise failing image fails alone (a codec that cannot run at
+    all fails each).
+
+    Images go through the model ``model_batch`` at a time (all at once when None), images of one
+    size in one pass where the codec batches. With several passes the work around the model
+    runs beside it: the next pass's sources are read, and the last pass's reconstructions
+    stored (and measured), while the model codes, so that on a GPU the model does not wait for
+    the CPU. Encode and decode times are each pass's, shared out evenly."""
     entry = get_entry(codec_id)
     spec = entry.setting(setting)
     codec = _codec(codec_id, Path(weights_dir) if weights_dir else None, device)
-    outcomes: list[dict[str, Any] | Exception | None] = [None] * len(src_pngs)
-    ready: list[tuple[int, Path, np.ndarray, float]] = []
-    for index, src in enumerate(map(Path, src_pngs)):
-        begin = time.perf_counter()
+    paths = [Path(src) for src in src_pngs]
+    step = max(1, model_batch or len(paths))
+    passes = [range(first, min(first + step, len(paths))) for first in range(0, len(paths), step)]
+    outcomes: list[dict[str, Any] | Exception | None] = [None] * len(paths)
+
+    def finish(
+        index: int, rgb: np.ndarray, pair: tuple[EncodeResult, np.ndarray], known: dict[str, Any]
+    ) -> None:
         try:
-            rgb = check_rgb(read_png(src), codec.min_side, codec.name)
-            if min(rgb.shape[:2]) < WIN_SIZE:
-                raise ImageTooSmallError(
-                    f"{src.name}: {rgb.shape[1]}×{rgb.shape[0]} px; "
-                    f"SSIM needs both sides ≥ {WIN_SIZE} px"
-                )
-        except CodecError as exc:
+            stored = _store_and_measure(Path(out_dir), rgb, *pair, measure)
+        except Exception as exc:
             outcomes[index] = exc
-            continue
-        ready.append((index, src, rgb, time.perf_counter() - begin))
-    if ready:
-        coded = _code(codec, spec, [rgb for _, _, rgb, _ in ready])
-        info = codec.describe()
-        shared = {
-            "encode_s": coded.encode_s / len(ready),
-            "decode_s": coded.decode_s / len(ready),
-            "device": str(info.get("device", "cpu")),
-            "versions": library_versions(info),
-            "codec_id": codec_id,
-            "codec_name": entry.name,
-            "paper_codec": entry.paper,
-            "setting": setting,
-            "setting_label": spec.label,
-            "target_bpp": spec.target_bpp,
-        }
-        for (index, src, rgb, read_s), pair in zip(ready, coded.pairs, strict=True):
-            if isinstance(pair, Exception):
-                outcomes[index] = pair
+            return
+        outcomes[index] = {**known, **stored, "source_png": str(paths[index])}
+
+    with (
+        ThreadPoolExecutor(1, thread_name_prefix="sclic-read") as reader,
+        ThreadPoolExecutor(1, thread_name_prefix="sclic-finish") as finisher,
+    ):
+
+        def read_pass(number: int) -> list[Future[tuple[np.ndarray, float]]]:
+            return [reader.submit(_read_source, paths[i], codec) for i in passes[number]]
+
+        reading = read_pass(0) if passes else []
+        storing: list[Future[None]] = []
+        for number, indices in enumerate(passes):
+            ready: list[tuple[int, np.ndarray, float]] = []
+            for index, read in zip(indices, reading, strict=True):
+                try:
+                    rgb, read_s = read.result()
+                except CodecError as exc:
+                    outcomes[index] = exc
+                    continue
+                ready.append((index, rgb, read_s))
+            if number + 1 < len(passes):
+                reading = read_pass(number + 1)
+            if not ready:
                 continue
             try:
-                stored = _store_and_measure(Path(out_dir), rgb, *pair, measure)
+                coded = _code(codec, spec, [rgb for _, rgb, _ in ready])
             except Exception as exc:
-                outcomes[index] = exc
+                if len(paths) == 1:
+                    raise
+                for index, _, _ in ready:
+                    outcomes[index] = exc
                 continue
-            outcomes[index] = {**shared, **stored, "source_png": str(src), "read_s": read_s}
+            known = _described(codec, entry, setting) | {
+                "encode_s": coded.encode_s / len(ready),
+                "decode_s": coded.decode_s / len(ready),
+            }
+            for (index, rgb, read_s), pair in zip(ready, coded.pairs, strict=True):
+                if isinstance(pair, Exception):
+                    outcomes[index] = pair
+                else:
+                    work = finisher.submit(finish, index, rgb, pair, {**known, "read_s": read_s})
+                    storing.append(work)
+        for work in storing:
+            work.result()
     assert all(outcome is not None for outcome in outcomes)
     return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _read_source(path: Path, codec: Codec) -> tuple[np.ndarray, float]:
+    """A source's pixels, checked for the codec and the metrics, and the time it took."""
+    begin = time.perf_counter()
+    rgb = check_rgb(read_png(path), codec.min_side, codec.name)
+    if min(rgb.shape[:2]) < WIN_SIZE:
+        raise ImageTooSmallError(
+            f"{path.name}: {rgb.shape[1]}×{rgb.shape[0]} px; SSIM needs both sides ≥ {WIN_SIZE} px"
+        )
+    return rgb, time.perf_counter() - begin
+
+
+def _described(codec: Codec, entry: CodecEntry, setting: str) -> dict[str, Any]:
+    """What every result of a codec at a setting records besides its own numbers."""
+    info = codec.describe()
+    spec = entry.setting(setting)
+    return {
+        "device": str(info.get("device", "cpu")),
+        "versions": library_versions(info),
+        "codec_id": entry.codec_id,
+        "codec_name": entry.name,
+        "paper_codec": entry.paper,
+        "setting": setting,
+        "setting_label": spec.label,
+        "target_bpp": spec.target_bpp,
+    }
 
 
 @dataclass

@@ -102,6 +102,114 @@ def test_a_failing_batch_is_coded_image_by_image(tmp_path: Path, monkeypatch) ->
     assert [row["params"]["batch"] for row in rows] == [1, 1]  # type: ignore[index]
 
 
+def photo_crops(folder: Path, count: int) -> list[Path]:
+    """``count`` different 192 × 256 crops of a photograph, written as prepare writes them."""
+    from skimage import data
+
+    from backend.imaging import png
+
+    photo = data.astronaut()
+    paths = []
+    for i in range(count):
+        paths.append(folder / f"crop-{i}.png")
+        crop = np.ascontiguousarray(photo[32 * i : 32 * i + 192, 40 * i : 40 * i + 256])
+        paths[-1].write_bytes(png.encode(crop))
+    return paths
+
+
+def test_images_streamed_one_at_a_time_match_each_coded_alone(tmp_path: Path) -> None:
+    paths = photo_crops(tmp_path, 3)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG not really")
+    mixed = [paths[0], broken, paths[1], paths[2]]
+    rows = run_many("90", "high", mixed, tmp_path / "out", device="cpu", model_batch=1)
+    assert isinstance(rows[1], InvalidImageError)
+    for path, row in zip(paths, (rows[0], rows[2], rows[3]), strict=True):
+        assert isinstance(row, dict) and row["params"]["batch"] == 1
+        alone = run_one("90", "high", path, tmp_path / "alone", device="cpu")
+        assert row["blind_name"] == alone["blind_name"] and row["source_png"] == str(path)
+        assert (
+            Path(row["bitstream_path"]).read_bytes() == Path(alone["bitstream_path"]).read_bytes()
+        )
+        assert row["ssim"] == alone["ssim"] and row["read_s"] > 0 and row["encode_s"] > 0
+
+
+def test_passes_of_two_and_a_failing_store_fail_only_that_image(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from workers.codecs import pipeline
+
+    paths = photo_crops(tmp_path, 3)
+    real_store = pipeline.store_blind
+    stored: list[str] = []
+
+    def disk_full_for_the_second(out_dir, png_data, bitstream):  # type: ignore[no-untyped-def]
+        stored.append("x")
+        if len(stored) == 2:
+            raise OSError(28, "No space left on device")
+        return real_store(out_dir, png_data, bitstream)
+
+    monkeypatch.setattr(pipeline, "store_blind", disk_full_for_the_second)
+    rows = run_many(
+        "90", "low", paths, tmp_path / "out", device="cpu", measure=False, model_batch=2
+    )
+    assert [type(row) for row in rows] == [dict, OSError, dict]
+    assert [row["params"]["batch"] for row in (rows[0], rows[2])] == [2, 1]  # type: ignore[index]
+
+
+def test_reading_and_storing_run_beside_the_model(tmp_path: Path, monkeypatch) -> None:
+    """While pass k is on the model, pass k+1's source is read and pass k-1's result stored."""
+    import threading
+    import time
+
+    from workers.codecs import pipeline
+
+    paths = photo_crops(tmp_path, 3)
+    events: list[tuple[str, int, str]] = []
+    lock = threading.Lock()
+    order = {str(path): i for i, path in enumerate(paths)}
+
+    def log(kind: str, index: int, edge: str) -> None:
+        with lock:
+            events.append((kind, index, edge))
+
+    real_read, real_code, real_store = pipeline.read_png, pipeline._code, pipeline.store_blind
+    coding = iter(range(len(paths)))
+
+    def read(path):  # type: ignore[no-untyped-def]
+        log("read", order[str(path)], "start")
+        return real_read(path)
+
+    def slow_code(codec, spec, rgbs):  # type: ignore[no-untyped-def]
+        index = next(coding)
+        log("code", index, "start")
+        time.sleep(0.3)  # a model slow enough for the reads and stores around it to finish
+        result = real_code(codec, spec, rgbs)
+        log("code", index, "end")
+        return result
+
+    def slow_store(out_dir, png_data, bitstream):  # type: ignore[no-untyped-def]
+        index = len([e for e in events if e[:1] == ("store",)]) // 2
+        log("store", index, "start")
+        time.sleep(0.3)  # a slow disk: the model must not wait for it
+        stored = real_store(out_dir, png_data, bitstream)
+        log("store", index, "end")
+        return stored
+
+    monkeypatch.setattr(pipeline, "read_png", read)
+    monkeypatch.setattr(pipeline, "_code", slow_code)
+    monkeypatch.setattr(pipeline, "store_blind", slow_store)
+    rows = run_many(
+        "90", "low", paths, tmp_path / "out", device="cpu", measure=False, model_batch=1
+    )
+    assert all(isinstance(row, dict) for row in rows)
+    at = {event: position for position, event in enumerate(events)}
+    assert at[("read", 1, "start")] < at[("code", 0, "end")]
+    assert at[("read", 2, "start")] < at[("code", 1, "end")]
+    assert at[("code", 1, "start")] < at[("store", 0, "end")]
+    assert at[("code", 2, "start")] < at[("store", 1, "end")]
+
+
 def test_image_too_small_for_the_metrics_stores_nothing(tmp_path: Path) -> None:
     src = tmp_path / "tiny.png"
     Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(src)
