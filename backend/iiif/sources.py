@@ -58,16 +58,18 @@ def load_pixels(path: Path) -> pyvips.Image:
     """Decode ``path`` fully into memory, normalised; the PNGs sclic wrote are decoded on every
     core (:mod:`backend.imaging.png`).
 
-    ``revalidate`` bypasses libvips' operation cache: decoded pixels are cached here, with
-    eviction, and a cache file rebuilt under the same name must never come back stale.
+    The file is read afresh each time (never through libvips' file cache): decoded pixels are
+    cached here, with eviction, and a cache file rebuilt under the same name must never come
+    back stale.
     """
     try:
-        pixels = strip_png.decode_strips(path.read_bytes())
+        data = path.read_bytes()
+        pixels = strip_png.decode_strips(data)
         if pixels is not None:
             height, width, bands = pixels.shape
             image = pyvips.Image.new_from_memory(pixels.data, width, height, bands, "uchar")
             return image.copy(interpretation="srgb").copy_memory()
-        image = pyvips.Image.new_from_file(str(path), access="sequential", revalidate=True)
+        image = pyvips.Image.new_from_buffer(data, "", access="sequential")
         return normalise(image).copy_memory()
     except (OSError, pyvips.Error) as exc:
         log.warning("cannot decode %s: %s", path, exc)  # for operators; clients see a 404

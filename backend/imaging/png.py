@@ -44,8 +44,14 @@ _ZLIB_HEADER = b"\x78\x5e"
 _CHUNK_HEAD = struct.Struct(">I4s")
 _IHDR = struct.Struct(">IIBBBBB")
 _STRIPS_HEAD = struct.Struct(">II")
-# Past this many pixel bytes the fast path steps aside (libvips decides what it will read).
-_MAX_FAST_BYTES = 1 << 31
+_LAYOUT = (b"IHDR", STRIPS_CHUNK, b"IDAT", b"IEND")
+# An empty stored block (what a full flush writes) ends in these bytes ...
+_FULL_FLUSH_END = b"\x00\x00\xff\xff"
+# ... and this is an empty final block with fixed codes.
+_EMPTY_FINAL_BLOCK = b"\x03\x00"
+# Files with more pixel bytes (a 9 458 px square) are left to libvips and its limits: a few
+# megabytes of crafted deflate data must not claim gigabytes here.
+_MAX_FAST_BYTES = 1 << 28
 
 
 class PngError(ValueError):
@@ -122,17 +128,18 @@ class _NotStrips(Exception):
 
 
 def _chunks(data: bytes) -> dict[bytes, bytes]:
-    """Each chunk's data by type, CRCs checked; a type seen twice is left to libvips."""
+    """The chunks of a file :func:`encode` wrote, by type: exactly IHDR, scLS, IDAT and IEND in
+    that order, CRCs checked."""
     if not data.startswith(_SIGNATURE):
         raise _NotStrips
     found: dict[bytes, bytes] = {}
     at = len(_SIGNATURE)
-    while at < len(data):
+    for expected_kind in _LAYOUT:
         if at + _CHUNK_HEAD.size > len(data):
             raise _NotStrips
         length, kind = _CHUNK_HEAD.unpack_from(data, at)
         body_at, end = at + _CHUNK_HEAD.size, at + _CHUNK_HEAD.size + length + 4
-        if end > len(data) or kind in found:
+        if kind != expected_kind or end > len(data):
             raise _NotStrips
         body = data[body_at : body_at + length]
         (crc,) = struct.unpack_from(">I", data, end - 4)
@@ -140,28 +147,30 @@ def _chunks(data: bytes) -> dict[bytes, bytes]:
             raise _NotStrips
         found[kind] = body
         at = end
-        if kind == b"IEND":
-            break
-    if b"IEND" not in found or at != len(data):
+    if at != len(data) or found[b"IEND"]:
         raise _NotStrips
     return found
 
 
 def _decode_strips(data: bytes) -> np.ndarray:
     chunks = _chunks(data)
-    if set(chunks) != {b"IHDR", STRIPS_CHUNK, b"IDAT", b"IEND"}:
-        raise _NotStrips
     if len(chunks[b"IHDR"]) != _IHDR.size:
         raise _NotStrips
     width, height, depth, colour, *methods = _IHDR.unpack(chunks[b"IHDR"])
     row_bytes = width * 3
-    if (depth, colour, *methods) != (8, 2, 0, 0, 0) or not 0 < height * row_bytes < _MAX_FAST_BYTES:
+    if (depth, colour, *methods) != (
+        8,
+        2,
+        0,
+        0,
+        0,
+    ) or not 0 < height * row_bytes <= _MAX_FAST_BYTES:
         raise _NotStrips
     strips = chunks[STRIPS_CHUNK]
     if len(strips) < _STRIPS_HEAD.size:
         raise _NotStrips
     strip_rows, count = _STRIPS_HEAD.unpack_from(strips)
-    if strip_rows == 0 or count != -(-height // strip_rows):
+    if strip_rows != STRIP_ROWS or count != -(-height // strip_rows):
         raise _NotStrips
     if len(strips) != _STRIPS_HEAD.size + 4 * count:
         raise _NotStrips
@@ -176,16 +185,22 @@ def _decode_strips(data: bytes) -> np.ndarray:
         start = index * strip_rows
         rows = min(strip_rows, height - start)
         expected = rows * (row_bytes + 1)
+        piece = stream[offsets[index] : offsets[index + 1]]
+        if index < count - 1:
+            # A piece must end where its full flush ended a block; closing it with an empty
+            # final block then ends the stream exactly, which a piece cut inside a block cannot.
+            if not piece.endswith(_FULL_FLUSH_END):
+                raise _NotStrips
+            piece += _EMPTY_FINAL_BLOCK
         inflater = zlib_ng.decompressobj(-15)
-        # Never more than the strip's size, whatever the piece claims to hold.
         try:
-            raw = inflater.decompress(stream[offsets[index] : offsets[index + 1]], expected)
+            # Never more than one byte past the strip's size, whatever the piece holds.
+            raw = inflater.decompress(piece, expected + 1)
         except zlib_ng.error as exc:  # type: ignore[misc]  # (the stub types it as an instance)
             raise _NotStrips from exc
-        last = index == count - 1
         if len(raw) != expected or inflater.unconsumed_tail or inflater.unused_data:
             raise _NotStrips
-        if inflater.eof != last:
+        if not inflater.eof:
             raise _NotStrips
         filtered = np.frombuffer(raw, np.uint8).reshape(rows, row_bytes + 1)
         if filtered[0, 0] != _SUB or (filtered[1:, 0] != _UP).any():

@@ -186,3 +186,57 @@ def test_grey_and_16_bit_pngs_are_refused() -> None:
     )
     with pytest.raises(PngError, match="expected 8-bit RGB"):
         decode(deep.pngsave_buffer())
+
+
+def test_chunks_out_of_order_are_left_to_libvips() -> None:
+    rgb = noisy(70, 33)
+    parts = chunks(encode(rgb))
+    kinds = [kind for kind, _ in parts]
+    assert kinds == [b"IHDR", STRIPS_CHUNK, b"IDAT", b"IEND"]
+    reordered = assemble([parts[0], parts[2], parts[1], parts[3]])
+    assert png.decode_strips(reordered) is None
+    assert np.array_equal(decode(reordered), rgb)
+
+
+def test_a_piece_cut_inside_a_deflate_block_is_refused() -> None:
+    """A stored block that claims more bytes than its piece holds runs on into the next piece:
+    inflated alone it looks complete, inflated as the one stream it is, it is garbage."""
+    rgb = noisy(STRIP_ROWS + 3, 20, seed=5)
+    rows = rgb.reshape(rgb.shape[0], -1)
+    first = png._filtered(rows, 0, STRIP_ROWS)
+    second = png._filtered(rows, STRIP_ROWS, rgb.shape[0])
+    claimed = len(first) + 7
+    cut = b"\x00" + struct.pack("<HH", claimed, claimed ^ 0xFFFF) + first
+    rest = png._deflated(rows, STRIP_ROWS, rgb.shape[0], True)[1]
+    adler = zlib.adler32(second, zlib.adler32(first))
+    parts = chunks(encode(rgb))
+    data = assemble(
+        [
+            parts[0],
+            (STRIPS_CHUNK, struct.pack(">IIII", STRIP_ROWS, 2, len(cut), len(rest))),
+            (b"IDAT", b"\x78\x5e" + cut + rest + struct.pack(">I", adler)),
+            parts[3],
+        ]
+    )
+    assert png.decode_strips(data) is None
+    with pytest.raises(PngError, match="not a readable PNG"):
+        decode(data)
+
+
+def test_other_strip_heights_are_left_to_libvips() -> None:
+    rgb = noisy(20, 9)
+    rows = rgb.reshape(20, -1)
+    raw = png._filtered(rows, 0, 20)
+    piece = zlib.compressobj(2, zlib.DEFLATED, -15)
+    packed = piece.compress(raw) + piece.flush()
+    parts = chunks(encode(rgb))
+    data = assemble(
+        [
+            parts[0],
+            (STRIPS_CHUNK, struct.pack(">III", 20, 1, len(packed))),
+            (b"IDAT", b"\x78\x5e" + packed + struct.pack(">I", zlib.adler32(raw))),
+            parts[3],
+        ]
+    )
+    assert png.decode_strips(data) is None
+    assert np.array_equal(decode(data), rgb)

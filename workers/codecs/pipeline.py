@@ -36,6 +36,8 @@ from workers.leftovers import STALE_AFTER_S, owner_tag, remove_orphans
 from workers.metrics import WIN_SIZE, Quality, check_pair, quality
 
 BITSTREAM_SUFFIX = ".sclc"
+# Failures of the machine, not of an image: worth running the whole call again later.
+RETRYABLE = (ConnectionError, TimeoutError)
 _TEMP_PREFIX = ".sclic-"
 _PACKAGES = (
     "numpy",
@@ -197,7 +199,10 @@ def run_many(
     size in one pass where the codec batches. With several passes the work around the model
     runs beside it: the next pass's sources are read, and the last pass's reconstructions
     stored (and measured), while the model codes, so that on a GPU the model does not wait for
-    the CPU. Encode and decode times are each pass's, shared out evenly."""
+    the CPU. Encode and decode times are each pass's, shared out evenly; with several passes
+    they include what the reads and stores beside them take from shared cores.
+
+    A transient failure (:data:`RETRYABLE`) is raised for the caller to retry the whole call."""
     entry = get_entry(codec_id)
     spec = entry.setting(setting)
     codec = _codec(codec_id, Path(weights_dir) if weights_dir else None, device)
@@ -226,37 +231,47 @@ def run_many(
 
         reading = read_pass(0) if passes else []
         storing: list[Future[None]] = []
-        for number, indices in enumerate(passes):
-            ready: list[tuple[int, np.ndarray, float]] = []
-            for index, read in zip(indices, reading, strict=True):
-                try:
-                    rgb, read_s = read.result()
-                except CodecError as exc:
-                    outcomes[index] = exc
+        try:
+            for number, indices in enumerate(passes):
+                ready: list[tuple[int, np.ndarray, float]] = []
+                for index, read in zip(indices, reading, strict=True):
+                    try:
+                        rgb, read_s = read.result()
+                    except CodecError as exc:
+                        outcomes[index] = exc
+                        continue
+                    ready.append((index, rgb, read_s))
+                if number + 1 < len(passes):
+                    reading = read_pass(number + 1)
+                if not ready:
                     continue
-                ready.append((index, rgb, read_s))
-            if number + 1 < len(passes):
-                reading = read_pass(number + 1)
-            if not ready:
-                continue
-            try:
-                coded = _code(codec, spec, [rgb for _, rgb, _ in ready])
-            except Exception as exc:
-                if len(paths) == 1:
+                try:
+                    coded = _code(codec, spec, [rgb for _, rgb, _ in ready])
+                except RETRYABLE:
                     raise
-                for index, _, _ in ready:
-                    outcomes[index] = exc
-                continue
-            known = _described(codec, entry, setting) | {
-                "encode_s": coded.encode_s / len(ready),
-                "decode_s": coded.decode_s / len(ready),
-            }
-            for (index, rgb, read_s), pair in zip(ready, coded.pairs, strict=True):
-                if isinstance(pair, Exception):
-                    outcomes[index] = pair
-                else:
-                    work = finisher.submit(finish, index, rgb, pair, {**known, "read_s": read_s})
-                    storing.append(work)
+                except Exception as exc:
+                    if len(paths) == 1:
+                        raise
+                    for index, _, _ in ready:
+                        outcomes[index] = exc
+                    continue
+                known = _described(codec, entry, setting) | {
+                    "encode_s": coded.encode_s / len(ready),
+                    "decode_s": coded.decode_s / len(ready),
+                }
+                for (index, rgb, read_s), pair in zip(ready, coded.pairs, strict=True):
+                    if isinstance(pair, Exception):
+                        outcomes[index] = pair
+                    else:
+                        work = finisher.submit(
+                            finish, index, rgb, pair, {**known, "read_s": read_s}
+                        )
+                        storing.append(work)
+        except BaseException:
+            # Nothing more to start; what runs finishes (its files are whole) before this returns.
+            reader.shutdown(cancel_futures=True)
+            finisher.shutdown(cancel_futures=True)
+            raise
         for work in storing:
             work.result()
     assert all(outcome is not None for outcome in outcomes)

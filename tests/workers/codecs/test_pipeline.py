@@ -157,6 +157,21 @@ def test_passes_of_two_and_a_failing_store_fail_only_that_image(
     assert [row["params"]["batch"] for row in (rows[0], rows[2])] == [2, 1]  # type: ignore[index]
 
 
+def test_a_transient_failure_is_raised_for_the_whole_call(tmp_path: Path, monkeypatch) -> None:
+    """A machine's failure (here a timeout) is no verdict on an image: the caller retries."""
+    from workers.codecs import pipeline
+
+    paths = photo_crops(tmp_path, 2)
+
+    def timed_out(codec, spec, rgbs):  # type: ignore[no-untyped-def]
+        raise TimeoutError("the GPU driver did not answer")
+
+    monkeypatch.setattr(pipeline, "_code", timed_out)
+    with pytest.raises(TimeoutError):
+        run_many("90", "low", paths, tmp_path / "out", device="cpu", model_batch=1)
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+
+
 def test_reading_and_storing_run_beside_the_model(tmp_path: Path, monkeypatch) -> None:
     """While pass k is on the model, pass k+1's source is read and pass k-1's result stored."""
     import threading
@@ -204,6 +219,7 @@ def test_reading_and_storing_run_beside_the_model(tmp_path: Path, monkeypatch) -
     )
     assert all(isinstance(row, dict) for row in rows)
     at = {event: position for position, event in enumerate(events)}
+    assert at[("code", 0, "start")] < at[("read", 2, "start")]  # a pass ahead, not all at once
     assert at[("read", 1, "start")] < at[("code", 0, "end")]
     assert at[("read", 2, "start")] < at[("code", 1, "end")]
     assert at[("code", 1, "start")] < at[("store", 0, "end")]
