@@ -215,8 +215,10 @@ def _decode_strips(data: bytes) -> np.ndarray:
             dtype=np.uint8,
             out=strip[0].reshape(width, 3),
         )
-        strip[1:] = filtered[1:, 1:]
-        np.cumsum(strip, axis=0, dtype=np.uint8, out=strip)
+        # Row by row: each addition runs along a whole row, where cumsum down the columns
+        # strides (measured: 8 times slower on a 64 × 6912 strip).
+        for row in range(1, rows):
+            np.add(filtered[row, 1:], strip[row - 1], out=strip[row])
         return raw
 
     adler = 1
