@@ -17,7 +17,7 @@ alike. The process keeps freed memory as workers do (``--default-allocator`` to 
 Throughput is images per second all-in, one image per call and four to a ``run_many`` call.
 Prints medians; asserts nothing.
 
-    python benchmarks/codec_bench.py [--repeats 3] [--sizes 768x512 2304x1536]
+    python benchmarks/codec_bench.py [--repeats 3] [--sizes 768x512 2304x1536] [--devices cuda]
 """
 
 from __future__ import annotations
@@ -157,6 +157,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--codecs", nargs="+", default=["90", "01"])
     parser.add_argument("--setting", default="low")
     parser.add_argument(
+        "--devices",
+        nargs="+",
+        choices=["cpu", "cuda"],
+        help="default: the CPU, and CUDA when torch sees a GPU (--devices cuda on a GPU machine "
+        "whose time is short)",
+    )
+    parser.add_argument(
         "--default-allocator",
         action="store_true",
         help="leave glibc's allocator as it is (workers keep freed memory; see workers.allocator)",
@@ -166,7 +173,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         from workers.allocator import keep_freed_memory
 
         print(f"allocator keeps freed memory: {keep_freed_memory()}")
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    devices = args.devices or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    if "cuda" in devices and not torch.cuda.is_available():
+        parser.error("--devices cuda: torch sees no CUDA device")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; devices {devices}")
     header = (
         f"{'codec':5} {'size':>10} {'device':6} {'bare s':>8} {'worker':>7} {'ratio':>6} "
