@@ -39,6 +39,9 @@ BITSTREAM_SUFFIX = ".sclc"
 # Failures of the machine, not of an image: worth running the whole call again later.
 RETRYABLE = (ConnectionError, TimeoutError)
 _TEMP_PREFIX = ".sclic-"
+# Per image of a call: its result or error (None until known); a pass's readable images.
+_Outcomes = list[dict[str, Any] | Exception | None]
+_Ready = list[tuple[int, np.ndarray, float]]
 _PACKAGES = (
     "numpy",
     "pillow",
@@ -209,7 +212,7 @@ def run_many(
     paths = [Path(src) for src in src_pngs]
     step = max(1, model_batch or len(paths))
     passes = [range(first, min(first + step, len(paths))) for first in range(0, len(paths), step)]
-    outcomes: list[dict[str, Any] | Exception | None] = [None] * len(paths)
+    outcomes: _Outcomes = [None] * len(paths)
 
     def finish(
         index: int, rgb: np.ndarray, pair: tuple[EncodeResult, np.ndarray], known: dict[str, Any]
@@ -233,27 +236,11 @@ def run_many(
         storing: list[Future[None]] = []
         try:
             for number, indices in enumerate(passes):
-                ready: list[tuple[int, np.ndarray, float]] = []
-                for index, read in zip(indices, reading, strict=True):
-                    try:
-                        rgb, read_s = read.result()
-                    except CodecError as exc:
-                        outcomes[index] = exc
-                        continue
-                    ready.append((index, rgb, read_s))
+                ready = _arrived(indices, reading, outcomes)
                 if number + 1 < len(passes):
                     reading = read_pass(number + 1)
-                if not ready:
-                    continue
-                try:
-                    coded = _code(codec, spec, [rgb for _, rgb, _ in ready])
-                except RETRYABLE:
-                    raise
-                except Exception as exc:
-                    if len(paths) == 1:
-                        raise
-                    for index, _, _ in ready:
-                        outcomes[index] = exc
+                coded = _code_pass(codec, spec, ready, outcomes, alone=len(paths) == 1)
+                if coded is None:
                     continue
                 known = _described(codec, entry, setting) | {
                     "encode_s": coded.encode_s / len(ready),
@@ -262,11 +249,9 @@ def run_many(
                 for (index, rgb, read_s), pair in zip(ready, coded.pairs, strict=True):
                     if isinstance(pair, Exception):
                         outcomes[index] = pair
-                    else:
-                        work = finisher.submit(
-                            finish, index, rgb, pair, {**known, "read_s": read_s}
-                        )
-                        storing.append(work)
+                        continue
+                    extra = {**known, "read_s": read_s}
+                    storing.append(finisher.submit(finish, index, rgb, pair, extra))
         except BaseException:
             # Nothing more to start; what runs finishes (its files are whole) before this returns.
             reader.shutdown(cancel_futures=True)
@@ -276,6 +261,42 @@ def run_many(
             work.result()
     assert all(outcome is not None for outcome in outcomes)
     return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _arrived(
+    indices: range, reads: list[Future[tuple[np.ndarray, float]]], outcomes: _Outcomes
+) -> _Ready:
+    """A pass's sources as (index, pixels, read time); an image that could not be read or is
+    too small gets its error in ``outcomes`` instead."""
+    ready: _Ready = []
+    for index, read in zip(indices, reads, strict=True):
+        try:
+            rgb, read_s = read.result()
+        except CodecError as exc:
+            outcomes[index] = exc
+            continue
+        ready.append((index, rgb, read_s))
+    return ready
+
+
+def _code_pass(
+    codec: Codec, spec: SettingSpec, ready: _Ready, outcomes: _Outcomes, *, alone: bool
+) -> _Coded | None:
+    """Code a pass's images; None when there is nothing to store: no image, or the pass failed
+    (each image gets the error). A transient failure, or any failure of a call's only image, is
+    raised."""
+    if not ready:
+        return None
+    try:
+        return _code(codec, spec, [rgb for _, rgb, _ in ready])
+    except RETRYABLE:
+        raise
+    except Exception as exc:
+        if alone:
+            raise
+        for index, _, _ in ready:
+            outcomes[index] = exc
+        return None
 
 
 def _read_source(path: Path, codec: Codec) -> tuple[np.ndarray, float]:
