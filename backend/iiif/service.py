@@ -39,6 +39,7 @@ from backend.iiif.params import (
     scale_factors,
 )
 from backend.iiif.sources import Source, SourceCache, difference_map, load_pixels, open_header
+from backend.imaging import png as strip_png
 
 log = logging.getLogger(__name__)
 
@@ -278,7 +279,7 @@ class TileService:
         original = self._file_source(resolved.path).image
         reconstruction = self._file_source(self._other_path(resolved)).image
         image = difference_map(original, reconstruction, self.diff_scale.gain)
-        self.disk.write(identifier, DIFF_SOURCE_NAME, image.pngsave_buffer(compression=1))
+        self.disk.write(identifier, DIFF_SOURCE_NAME, strip_png.encode(image.numpy()))
         return image
 
     @staticmethod

@@ -1,5 +1,5 @@
-"""The PNG files sclic writes (prepared sources, reconstructions): deflated and inflated in
-strips on every core.
+"""The PNG files sclic writes (prepared sources, reconstructions, cached difference maps):
+deflated and inflated in strips on every core.
 
 A PNG's pixels are one zlib stream, but that stream may be built from independent pieces. Rows
 go in strips of :data:`STRIP_ROWS`; a strip's first row uses PNG's Sub filter (each byte minus
@@ -46,6 +46,8 @@ _SUB, _UP = 1, 2  # PNG filter types
 _ZLIB_HEADER = b"\x78\x5e"
 _CHUNK_HEAD = struct.Struct(">I4s")
 _IHDR = struct.Struct(">IIBBBBB")
+# IHDR after the size: 8 bits, truecolour, deflate, adaptive filtering, no interlace.
+_RGB8 = (8, 2, 0, 0, 0)
 _STRIPS_HEAD = struct.Struct(">II")
 _LAYOUT = (b"IHDR", STRIPS_CHUNK, b"IDAT", b"IEND")
 # An empty stored block (what a full flush writes) ends in these bytes ...
@@ -118,7 +120,7 @@ def encode(rgb: np.ndarray) -> bytes:
     return b"".join(
         [
             _SIGNATURE,
-            _chunk(b"IHDR", _IHDR.pack(width, height, 8, 2, 0, 0, 0)),
+            _chunk(b"IHDR", _IHDR.pack(width, height, *_RGB8)),
             _chunk(STRIPS_CHUNK, strips),
             _chunk(b"IDAT", stream),
             _chunk(b"IEND", b""),
@@ -161,13 +163,7 @@ def _decode_strips(data: bytes) -> np.ndarray:
         raise _NotStrips
     width, height, depth, colour, *methods = _IHDR.unpack(chunks[b"IHDR"])
     row_bytes = width * 3
-    if (depth, colour, *methods) != (
-        8,
-        2,
-        0,
-        0,
-        0,
-    ) or not 0 < height * row_bytes <= _MAX_FAST_BYTES:
+    if (depth, colour, *methods) != _RGB8 or not 0 < height * row_bytes <= _MAX_FAST_BYTES:
         raise _NotStrips
     strips = chunks[STRIPS_CHUNK]
     if len(strips) < _STRIPS_HEAD.size:

@@ -20,6 +20,7 @@ from backend.iiif import (
     legend_png,
     viridis_lut,
 )
+from backend.imaging import png as strip_png
 from tests.iiif.conftest import ASTRONAUT_ID, CHELSEA_ID, COFFEE_ID, DIFF_ID, PATCH
 
 
@@ -256,6 +257,10 @@ def test_difference_map_values(
     # Stored once as a PNG in the cache, then tiled like any image.
     stored = cache_dir / "aa" / DIFF_ID / "source.png"
     assert np.array_equal(decode(stored.read_bytes()), expected_diff(gain))
+    assert np.array_equal(strip_png.decode_strips(stored.read_bytes()), expected_diff(gain))
+    reloaded = TileService(cache_dir, diff_gain=gain)
+    again = reloaded.render(images[DIFF_ID], "full", "max", "0", "default", "png")
+    assert np.array_equal(decode(again.data), expected_diff(gain))
     tile = service.render(images[DIFF_ID], "256,256,256,256", "128,128", "0", "default", "jpg")
     assert decode(tile.data).shape == (128, 128, 3)
 
