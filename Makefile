@@ -31,16 +31,17 @@ demo: install
 
 test: system-deps install
 	@scripts/ensure-services.sh
+	$(BIN)/lint-imports
 	cd frontend && npm test --silent
 	DATABASE_URL=$(DATABASE_URL) REDIS_URL=$(REDIS_URL) $(BIN)/pytest -q
 	@echo "--- the embedded path: the same API, views, CLI and task tests on SQLite"
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest -q -m "not browser" \
-	  tests/api tests/views tests/test_cli.py tests/services tests/workers/test_tasks.py \
-	  tests/workers/test_job_locks.py
+	  tests/api tests/views tests/test_cli.py tests/services tests/workers/test_tasks.py
 
 lint: install
 	$(BIN)/ruff check backend workers tests benchmarks
 	$(BIN)/mypy backend workers
+	$(BIN)/lint-imports
 
 bench: install
 	for f in benchmarks/*.py; do $(BIN)/python $$f || exit 1; done

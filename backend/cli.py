@@ -1,4 +1,10 @@
-"""The ``sclic`` command line: serve, demo, database, users, tokens."""
+"""The ``sclic`` command line, web side: serve, demo, database, users, tokens, ingest, agreement.
+
+The ``sclic`` program itself is :mod:`workers.cli`, the composition root: it adds the commands
+that need the codecs and, when no REDIS_URL is set, points :func:`serve` and :func:`demo` at an
+app that runs tasks in-process (:func:`use_app_factory`). Run alone, these commands never
+import the workers.
+"""
 
 from __future__ import annotations
 
@@ -9,29 +15,26 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import Progress
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from backend.agreement.cli import agreement_app
 from backend.core.config import get_settings
-from backend.ingest.cli import ingest_command
 from backend.models import Role
 
 app = typer.Typer(help="sclic: datasets of miscompressions.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens for researchers' scripts.", no_args_is_help=True)
-codecs_app = typer.Typer(help="The codec registry.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
-app.add_typer(codecs_app, name="codecs")
-app.command("ingest")(ingest_command)
 app.add_typer(agreement_app, name="agreement", help="Inter-labeler agreement on grid units.")
 
 console = Console(stderr=True)
 
 
-def _fail(message: str) -> typer.Exit:
+def fail(message: str) -> typer.Exit:
+    """Print the reason and give the exit (status 2) to raise."""
     console.print(f"[red]error:[/red] {message}")
     return typer.Exit(code=2)
 
@@ -62,18 +65,18 @@ def users_create(
     from backend.services.auth import USERNAME_PATTERN, UserExistsError, create_user
 
     if not re.match(USERNAME_PATTERN, name):
-        raise _fail("user names are 1–64 letters, digits, '.', '_' or '-'")
+        raise fail("user names are 1–64 letters, digits, '.', '_' or '-'")
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     if not password:
-        raise _fail("the password must not be empty")
+        raise fail("the password must not be empty")
     with Session(get_engine()) as session:
         try:
             user = create_user(session, name, password, role)
         except UserExistsError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     console.print(f"created {user.role.value} {user.username!r}")
 
 
@@ -91,94 +94,97 @@ def tokens_create(
     with Session(get_engine()) as session:
         row = session.exec(select(User).where(User.username == user)).first()
         if row is None:
-            raise _fail(f"no user {user!r}")
+            raise fail(f"no user {user!r}")
         token = create_api_token(session, row, name)
     typer.echo(token)
 
 
-@codecs_app.command("list")
-def codecs_list() -> None:
-    """Every registered codec, its settings, and what is missing for the unavailable ones."""
-    from rich.table import Table
-
-    from workers.codecs.registry import registry_table
-
-    weights_dir = get_settings().effective_weights_dir
-    rows = registry_table(weights_dir)
-    table = Table(title=f"codecs (weights folder: {weights_dir})")
-    for column in ("id", "paper", "name", "family", "low", "high", "available"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        ok = "[green]yes[/green]" if row["available"] else "[red]no[/red]"
-        table.add_row(
-            row["id"], row["paper"] or "-", row["name"], row["family"], row["low"], row["high"], ok
-        )
-    out = Console()
-    out.print(table)
-    for row in rows:
-        out.print(f"[bold]{row['id']}[/bold] source: {row['source']}", soft_wrap=True)
-        if row["note"]:
-            out.print(f"[bold]{row['id']}[/bold] note: {row['note']}", soft_wrap=True)
-        if not row["available"]:
-            out.print(f"[bold]{row['id']}[/bold] missing: {row['missing']}", soft_wrap=True)
-
-
-@app.command()
-def compress(
-    images: Annotated[list[Path], typer.Argument(help="PNG images (8-bit RGB)")],
-    codec: Annotated[str, typer.Option("--codec", help="codec id, see `sclic codecs list`")],
-    setting: Annotated[str, typer.Option("--setting", help="low or high")] = "low",
-    out: Annotated[Path, typer.Option(help="output folder")] = Path("compressed"),
-    device: Annotated[
-        str | None, typer.Option(help="cpu or cuda; default: cuda if present")
+@app.command("ingest")
+def ingest(
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, file_okay=False, dir_okay=True, resolve_path=True, help="folder to scan"
+        ),
+    ],
+    dataset: Annotated[str, typer.Option("--dataset", help="source dataset name, e.g. DIV2K")],
+    scale: Annotated[
+        float | None,
+        typer.Option("--scale", min=0.0, max=1.0, help="resize first, e.g. 0.4 for RAISE"),
+    ] = None,
+    convert: Annotated[
+        bool,
+        typer.Option("--convert", help="convert grayscale, 16-bit and opaque RGBA faithfully"),
+    ] = False,
+    recursive: Annotated[
+        bool, typer.Option("--recursive/--no-recursive", help="descend into sub-folders")
+    ] = True,
+    csv_path: Annotated[
+        Path | None, typer.Option("--csv", help="also write the report as CSV to this file")
     ] = None,
 ) -> None:
-    """Compress images one-off (no database): prints bpp and quality per image."""
-    from workers.allocator import keep_freed_memory
-    from workers.codecs.errors import CodecError
-    from workers.codecs.pipeline import run_one
-    from workers.codecs.registry import get_entry
+    """Prepare and store every PNG, JPEG and TIFF file in FOLDER as a source image.
 
-    keep_freed_memory()
+    Paper, section 3.1 and appendix 1.1: each source dataset (CLIC, DIV2K, RAISE) arrives as a
+    folder and is prepared the same way; RAISE was first resized to 40 % (``--scale 0.4``) and
+    converted from TIFF (``--convert`` also accepts grayscale, 16-bit and opaque RGBA files by
+    faithful conversion). Prints one line per file, taken or refused with the reason, and exits
+    0 whatever was refused: refusals are the expected outcome of preparation, not errors.
+    Running it again on the same folder stores nothing twice.
+    """
+    from sqlmodel import Session
 
-    try:
-        get_entry(codec).setting(setting)
-    except KeyError as exc:
-        raise _fail(str(exc).strip("'\"")) from None
-    missing = [str(p) for p in images if not p.is_file()]
-    if missing:
-        raise _fail(f"no such file: {', '.join(missing)}")
-    weights_dir = get_settings().effective_weights_dir
-    failed = 0
-    with Progress(console=console) as progress:
-        task = progress.add_task(f"codec {codec} {setting}", total=len(images))
-        for path in images:
-            try:
-                r = run_one(codec, setting, path, out, device=device, weights_dir=weights_dir)
-            except CodecError as exc:
-                failed += 1
-                progress.console.print(f"[red]{path}: {exc}[/red]")
-            else:
-                ms_ssim = f"{r['ms_ssim']:.4f}" if r["ms_ssim"] is not None else "n/a"
-                psnr = f"{r['psnr']:.2f} dB" if r["psnr"] is not None else "lossless"
-                typer.echo(
-                    f"{path}\tbpp {r['bpp']:.4f}\tPSNR {psnr}\tSSIM {r['ssim']:.4f}"
-                    f"\tMS-SSIM {ms_ssim}\t-> {r['reconstruction_path']}"
-                )
-            progress.advance(task)
-    if failed:
-        raise typer.Exit(code=1)
+    from backend.core.db import get_engine
+    from backend.services import ingest_db
+
+    with Session(get_engine(), expire_on_commit=False) as session:
+        try:
+            ds = ingest_db.dataset_for(session, dataset, scale)
+        except ingest_db.IngestError as exc:
+            raise fail(str(exc)) from None
+        options = ingest_db.prepare_options(
+            ds, ingest_db.IngestOptions(scale=scale, convert=convert, recursive=recursive)
+        )
+        files = ingest_db.folder_files(folder, recursive)
+        with Progress(
+            TextColumn("[bold]ingest[/bold] {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task(ds.name, total=len(files))
+            report = ingest_db.ingest_files(
+                session, ds, files, options, on_line=lambda _line: progress.advance(task)
+            )
+    # Plain lines, never wrapped to the terminal's width, so the report can be grepped.
+    typer.echo(report.to_text(), nl=False)
+    if csv_path is not None:
+        csv_path.write_text(report.to_csv(), encoding="utf-8")
+        console.print(f"report written to {csv_path}")
+
+
+# The app uvicorn serves. The composition root (workers.cli) replaces it, when no REDIS_URL is
+# set, with one that also runs the tasks in-process.
+_app_factory = "backend.main:create_app"
+
+
+def use_app_factory(path: str) -> None:
+    """Serve the app ``module:function`` builds (``serve`` and ``demo``)."""
+    global _app_factory
+    _app_factory = path
 
 
 def _serve(host: str, port: int) -> None:
-    # A fresh interpreter, so the web server never carries what the CLI imported (torch).
+    # A fresh interpreter, so the web server never carries what the CLI imported.
     os.execvp(
         sys.executable,
         [
             sys.executable,
             "-m",
             "uvicorn",
-            "backend.main:create_app",
+            _app_factory,
             "--factory",
             "--host",
             host,
@@ -223,9 +229,10 @@ def demo(
     from backend.core.db import get_engine
     from backend.core.migrate import upgrade_head
     from backend.demo import DEMO_USERS, load_demo_data
-    from backend.services.tasks import drain_local_tasks
-    from workers.tasks import compress
+    from backend.services import tasks
 
+    if not tasks.local_runner_installed():
+        raise fail("the demo runs its codecs in this process: start it with `sclic demo`")
     upgrade_head()
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("demo data", total=None)
@@ -233,11 +240,11 @@ def demo(
             load_demo_data(
                 session,
                 password=settings.demo_password,
-                run_job=compress.run,
+                run_job=lambda job_id: tasks.run_in_process("compress", job_id),
                 progress=lambda msg: progress.update(task, description=msg),
             )
         progress.update(task, description="making tiles")
-        drain_local_tasks()
+        tasks.drain_local_tasks()
     console.print(f"[bold]sclic demo[/bold] at http://{settings.host}:{settings.port}/")
     console.print(f"data folder: {settings.data_dir}")
     console.print(

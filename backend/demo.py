@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 from sqlmodel import Session, col, select
 
-from backend.imaging import png as strip_png
+from backend.imaging.png import encode as encode_png
 from backend.models import (
     Assignment,
     Batch,
@@ -112,7 +112,7 @@ def load_demo_data(
             original_name=f"{name}.png",
             original_bytes=png_bytes(rgb),
             original_suffix=".png",
-            prepared_png=strip_png.encode(prepared),
+            prepared_png=encode_png(prepared),
             width=prepared.shape[1],
             height=prepared.shape[0],
         )

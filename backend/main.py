@@ -11,9 +11,9 @@ from fastapi.staticfiles import StaticFiles
 from backend.api.main import api_router
 from backend.core.config import get_settings
 from backend.iiif import TileService, legend_png
-from backend.iiif.routes import IIIFFirst, build_iiif_app
+from backend.iiif.routes import build_iiif_app
 from backend.services.image_access import IDENTIFIER_RE, ImageAccess
-from backend.views import admin, labeler
+from backend.views import admin, errors, labeler
 from backend.views.admin import agreement as agreement_views
 from backend.views.templating import STATIC_DIR, VENDOR_DIRS
 
@@ -41,11 +41,14 @@ def create_app() -> FastAPI:
     app = FastAPI(
         title="sclic", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json"
     )
+    # First in the route list: the router stops at the first match, and a warm tile costs less
+    # than walking every API and page route ahead of it.
+    _mount_iiif(app)
     app.include_router(api_router, prefix="/api/v1")
     app.include_router(labeler.router)
     app.include_router(admin.router)
     app.include_router(agreement_views.router)
-    _mount_iiif(app)
+    errors.register(app)
     for name, folder in VENDOR_DIRS.items():
         if folder.is_dir():
             app.mount(
@@ -73,8 +76,6 @@ def _mount_iiif(app: FastAPI) -> None:
     def difference_legend() -> Response:
         return Response(legend, media_type="image/png", headers={"Cache-Control": "max-age=86400"})
 
-    iiif_app = build_iiif_app(service, image_access, identifier_pattern=IDENTIFIER_RE)
-    app.mount("/iiif/3", iiif_app)
-    # Tile requests skip the application's route matching, which costs more than serving a
-    # warm tile; the IIIF app renders its own errors (401 from the resolver included).
-    app.add_middleware(IIIFFirst, iiif=iiif_app, prefix="/iiif/3")
+    # A plain mount: tiles pass through the application's routing like every other request, and
+    # a 401 from the resolver is rendered by the application's own handlers.
+    app.mount("/iiif/3", build_iiif_app(service, image_access, identifier_pattern=IDENTIFIER_RE))

@@ -156,10 +156,12 @@ class SourceImage(SQLModel, table=True):
 
 
 class IngestRun(SQLModel, table=True):
-    """One ingest of a server folder or of uploaded files, run in the background.
+    """One ingest of a server folder or of uploaded files, run as a background task.
 
-    Keeps the counts while it runs (for the progress widget) and the full report when it ends
-    (paper, section 3.1: which files were taken and why the others were refused).
+    Keeps the counts while it runs (for the progress widget) and one :class:`IngestFile` per
+    file done (paper, section 3.1: which files were taken and why the others were refused), so
+    a run whose worker stopped resumes where it was. ``claimed_by`` and ``heartbeat_at`` say
+    which worker runs it and when it last said so: a stale heartbeat is a run interrupted.
     """
 
     id: int | None = Field(default=None, primary_key=True)
@@ -174,12 +176,36 @@ class IngestRun(SQLModel, table=True):
     processed: int = 0
     taken: int = 0
     refused: int = 0
-    report: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     error: str | None = None
+    claimed_by: str | None = Field(default=None, max_length=128)
+    heartbeat_at: datetime | None = None
     created_by: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+
+
+class IngestFile(SQLModel, table=True):
+    """One file of an ingest run, taken or refused: a line of the run's report.
+
+    ``entry`` names the file within its run (its path under the folder, or its staged name for
+    an upload) and is unique per run, so a resumed run skips the files it has done and never
+    writes a line twice. A taken file's line is committed with its source image row.
+    """
+
+    __table_args__ = (UniqueConstraint("run_id", "entry"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="ingestrun.id", index=True)
+    entry: str = Field(max_length=1024)
+    source: str = Field(max_length=1024)  # the name in the report
+    taken: bool
+    reason_code: str | None = Field(default=None, max_length=64)
+    message: str = ""
+    sha256: str | None = Field(default=None, max_length=64)
+    width: int | None = None
+    height: int | None = None
+    notes: list[str] = Field(default_factory=list, sa_column=Column(JSON))
 
 
 class Reconstruction(SQLModel, table=True):
@@ -208,8 +234,17 @@ class Reconstruction(SQLModel, table=True):
     ms_ssim: float | None = None
     encode_s: float | None = None
     decode_s: float | None = None
+    # Why the cpu queue could not measure it (None once measured, or not tried yet).
+    metrics_error: str | None = None
     device: str | None = Field(default=None, max_length=64)
     versions: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    # What made it (docs/bitstreams.md): float decoders differ across CPUs and GPUs, so a
+    # researcher decoding its bitstream elsewhere needs the machine and the exact weights. The
+    # CPU or GPU model and the weight file's SHA-256 are columns to group by; the rest (CPU
+    # features, threads, versions, codec setting) is one JSON record, read and not queried.
+    hardware: str | None = Field(default=None, max_length=255)
+    weights_sha256: str | None = Field(default=None, max_length=64)
+    provenance: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     created_at: datetime = Field(default_factory=utcnow)
 
     @property
@@ -232,6 +267,10 @@ class CompressionJob(SQLModel, table=True):
     )
     error: str | None = None
     attempts: int = 0
+    # The worker coding it and when it last said so (a compare-and-set claim; see
+    # backend.services.claims): a second delivery leaves a fresh claim to its worker.
+    claimed_by: str | None = Field(default=None, max_length=128)
+    heartbeat_at: datetime | None = None
     reconstruction_id: int | None = Field(default=None, foreign_key="reconstruction.id")
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -407,3 +446,42 @@ class AuditEntry(SQLModel, table=True):
     target: str = Field(max_length=256)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     at: datetime = Field(default_factory=utcnow)
+
+
+# --- workers ----------------------------------------------------------------------------------
+
+
+class WorkerReport(SQLModel, table=True):
+    """What one worker said about itself when it last reported: its queues, device and versions.
+
+    The web host has no GPU and no weights, so it cannot know which codecs can run; each worker
+    writes this at start and then every ``worker_report_interval_s``. ``stopped_at`` is set by a
+    worker that stops gracefully; one killed simply stops reporting.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    worker: str = Field(unique=True, max_length=255)  # Celery's node name, e.g. gpu0@host1
+    queues: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    device: str = Field(default="", max_length=64)
+    versions: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    started_at: datetime = Field(default_factory=utcnow)
+    reported_at: datetime = Field(default_factory=utcnow, index=True)
+    stopped_at: datetime | None = None
+
+
+class WorkerCodec(SQLModel, table=True):
+    """One codec as one worker reported it: whether it can run there, and what is missing if
+    not (weights, a program, a Python package)."""
+
+    __table_args__ = (UniqueConstraint("report_id", "codec_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="workerreport.id", index=True, ondelete="CASCADE")
+    codec_id: str = Field(max_length=2, index=True)
+    name: str = Field(max_length=255)
+    family: str = Field(default="", max_length=64)
+    paper: str = Field(default="", max_length=8)
+    low: str = Field(default="", max_length=128)
+    high: str = Field(default="", max_length=128)
+    available: bool = False
+    missing: str = ""

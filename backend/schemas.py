@@ -59,6 +59,14 @@ class AnnotationOut(BaseModel):
     version: int
 
 
+class AnnotationSaved(AnnotationOut):
+    """The stored annotation after a write; ``clipped`` when the box ran past the image and was
+    cut to its edge, with ``message`` saying so in words the labeler can be shown."""
+
+    clipped: bool = False
+    message: str | None = None
+
+
 class ReviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     done: bool = False
@@ -87,6 +95,27 @@ class ItemOut(BaseModel):
     original_info: str
     diff_info: str
     review: ReviewOut
+    # Its pixels were removed on a data-subject request: nothing to show, nothing to label.
+    removed: bool = False
+
+
+class ReviewedItemOut(ItemOut):
+    """An item of a labeler's batch as an admin reviews it: her review and her annotations."""
+
+    annotations: list[AnnotationOut]
+
+
+class AssignmentWorkOut(BaseModel):
+    """One labeler's work on one batch, read only, for an admin."""
+
+    assignment_id: int
+    batch_id: int
+    batch_name: str
+    labeler: str
+    status: AssignmentStatus
+    locked: bool
+    annotate_all_instances: bool
+    items: list[ReviewedItemOut]
 
 
 class BatchOut(BaseModel):
@@ -97,3 +126,5 @@ class BatchOut(BaseModel):
     status: AssignmentStatus | None
     annotate_all_instances: bool
     labeler: str | None = None
+    # For admins: the assignment this row is, whose work they can review.
+    assignment_id: int | None = None

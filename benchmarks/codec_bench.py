@@ -13,7 +13,9 @@ pipelines, all through :mod:`workers.codecs.pipeline`:
 Codecs: the shipped demo codec ("90") and C1 ("01", random weights saved in the zoo's format in
 a temporary folder). Sizes 768×512 and 2304×1536 (the paper's largest side, section 3.1); CPU,
 and CUDA when present. The three runs alternate so that load from other processes hits each
-alike. The process keeps freed memory as workers do (``--default-allocator`` to compare).
+alike. To measure as the codec worker runs, give it the worker's allocator settings
+(``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736``, see ``docker-compose.yml``); it
+prints whether they are set.
 Throughput is images per second all-in, one image per call and four to a ``run_many`` call.
 Prints medians; asserts nothing.
 
@@ -23,6 +25,7 @@ Prints medians; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -76,6 +79,7 @@ def bench(
     from workers.codecs.neural import HyperpriorCodec, pad_to_multiple, rgb_to_tensor
     from workers.codecs.pipeline import read_png, run_many, run_one
     from workers.codecs.registry import build_codec, get_entry
+    from workers.codecs.results import CodedImage
 
     codec = build_codec(codec_id, weights, device)
     assert isinstance(codec, HyperpriorCodec)
@@ -91,7 +95,7 @@ def bench(
         if device == "cuda":
             torch.cuda.synchronize()
 
-    rows: list[dict[str, float]] = []
+    rows: list[CodedImage] = []
 
     def pipeline() -> None:
         rows.append(run_one(codec_id, setting, src, out, device, weights))
@@ -134,15 +138,16 @@ def bench(
             times.append((time.perf_counter() - start) / BATCH)
     bare_s, pipe_s = statistics.median(bare_times), statistics.median(pipe_times)
     parts = {
-        key: statistics.median(r[key] for r in rows)
-        for key in ("read_s", "encode_s", "decode_s", "metrics_s", "store_s")
+        key: statistics.median(getattr(r.timings, key) for r in rows)
+        for key in ("read_s", "encode_s", "decode_s", "store_s")
     }
+    parts["metrics_s"] = statistics.median(r.scores.metrics_s for r in rows if r.scores)
     return {
         "bare_s": bare_s,
         "pipeline_s": pipe_s,
         "worker_s": statistics.median(worker_times),
         **parts,
-        "bpp": rows[-1]["bpp"],
+        "bpp": rows[-1].bpp,
         "batch_s": statistics.median(batch_times),
         "stream_s": statistics.median(stream_times),
     }
@@ -163,16 +168,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="default: the CPU, and CUDA when torch sees a GPU (--devices cuda on a GPU machine "
         "whose time is short)",
     )
-    parser.add_argument(
-        "--default-allocator",
-        action="store_true",
-        help="leave glibc's allocator as it is (workers keep freed memory; see workers.allocator)",
-    )
     args = parser.parse_args(argv)
-    if not args.default_allocator:
-        from workers.allocator import keep_freed_memory
-
-        print(f"allocator keeps freed memory: {keep_freed_memory()}")
+    kept = os.environ.get("MALLOC_MMAP_MAX_") == "0" and "MALLOC_TRIM_THRESHOLD_" in os.environ
+    print(f"allocator keeps freed memory (the codec worker's MALLOC_ settings): {kept}")
     devices = args.devices or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     if "cuda" in devices and not torch.cuda.is_available():
         parser.error("--devices cuda: torch sees no CUDA device")

@@ -262,7 +262,7 @@ def main() -> None:
 
         from backend.core.db import get_engine
         from backend.models import Batch, BatchItem, Bulk, Role, StudyPlan
-        from backend.services import assignments, dashboard, plans
+        from backend.services import assignments, dashboard, plan_cuts, plans
         from backend.services.auth import create_user
 
         print("seeding (bulk inserts)")
@@ -298,9 +298,9 @@ def main() -> None:
         n = timed("12,504 reconstruction rows (bulk insert)", seed_reconstructions, plan.id)
         with Session(get_engine(), expire_on_commit=False) as session:
             plan = session.get(StudyPlan, plan.id)
-            cut = timed("cut preview (nothing written)", plans.prepare_cut, session, plan)
+            cut = timed("cut preview (nothing written)", plan_cuts.prepare_cut, session, plan)
             print(f"    {cut.ready_images} images ready, {len(cut.recon_ids)} reconstructions")
-            timed(f"cut {n} reconstructions (write)", plans.cut_bulks, session, plan, boss.id)
+            timed(f"cut {n} reconstructions (write)", plan_cuts.cut_bulks, session, plan, boss.id)
             bulks = session.exec(select(func.count()).select_from(Bulk)).one()
             batches = session.exec(select(func.count()).select_from(Batch)).one()
             items = session.exec(select(func.count()).select_from(BatchItem)).one()

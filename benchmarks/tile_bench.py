@@ -3,7 +3,7 @@
 Serves a 2304 x 2304 photographic PNG through ``build_iiif_routes`` with an access check on
 every request (session cookie -> user -> (user, identifier) -> image, two dict lookups, as a
 stand-in for the application's cached check), pre-renders the whole tile pyramid, warms the
-server's memory cache, then loads it with ``wrk`` (32 connections walking every tile URL of
+server (and the page cache), then loads it with ``wrk`` (32 connections walking every tile URL of
 every level, as OpenSeadragon would build them). The same run serves the same cached files
 with nginx for comparison. Client and servers share the machine, so absolute figures depend on
 its core count and load; the load average is printed alongside.
@@ -40,7 +40,7 @@ if str(REPO_ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 import pyvips  # noqa: E402
 
-from backend.iiif import IIIFFirst, ResolvedImage, TileService, build_iiif_app  # noqa: E402
+from backend.iiif import ResolvedImage, TileService, build_iiif_app  # noqa: E402
 
 IMAGE_ID = "5f1d3c2b4a69788796a5b4c3d2e1f00112233445"
 RECONSTRUCTION_ID = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567"
@@ -137,12 +137,10 @@ def create_app() -> Any:
 
     iiif = build_iiif_app(TileService(cache), resolver)
     framework = os.environ.get(ENV_FRAMEWORK)
-    if framework in ("fastapi", "fastapi-front"):
+    if framework == "fastapi":
         from fastapi import FastAPI
 
         app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-        if framework == "fastapi-front":
-            return IIIFFirst(app, iiif)
         app.mount("/iiif/3", iiif)
         return app
     from starlette.applications import Starlette
@@ -405,7 +403,7 @@ def main() -> None:
 
         configs = [("starlette", int(w)) for w in args.workers.split(",")]
         if not args.no_fastapi:
-            configs += [("fastapi", 1), ("fastapi-front", 1)]
+            configs += [("fastapi", 1)]
         results: list[tuple[str, dict[str, float]]] = []
         for framework, workers in configs:
             port = free_port()

@@ -60,6 +60,26 @@ def _apply_env(database_url: str | None, data_dir: Path) -> None:
     reset_engines()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def in_process_tasks() -> Iterator[None]:
+    """Tasks enqueued without REDIS_URL run in this process, looked up by name among the
+    workers' tasks: the runner that ``sclic serve`` installs (the web side alone has none)."""
+    from backend.services import tasks
+    from workers.embedded import install_runner
+
+    install_runner()
+    yield
+    tasks.install_local_runner(None)
+
+
+@pytest.fixture()
+def codec_worker(data_dir: Path):  # type: ignore[no-untyped-def]
+    """A live codec worker that reports every registered codec as able to run."""
+    from tests.utils.worker_reports import report_worker
+
+    return report_worker()
+
+
 @pytest.fixture()
 def data_dir(tmp_path: Path, migrated: str | None) -> Iterator[Path]:
     """A fresh data folder and an empty database for each test."""

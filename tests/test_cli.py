@@ -6,10 +6,10 @@ from PIL import Image
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from backend.cli import app
 from backend.models import ApiToken, Role, User
 from backend.services.auth import user_for_api_token
 from tests.utils.factories import photo
+from workers.cli import app  # the web side's commands and the codecs' (`sclic`)
 
 runner = CliRunner()
 
@@ -82,3 +82,25 @@ def test_compress_one_off(data_dir, tmp_path: Path):
     assert bad.exit_code == 2
     missing = runner.invoke(app, ["compress", "--codec", "91", str(tmp_path / "nope.png")])
     assert missing.exit_code == 2 and "no such file" in missing.output
+
+
+def test_serve_runs_tasks_in_process_only_without_redis(data_dir, monkeypatch):
+    """Embedded, `sclic serve` serves the composition root's app (tasks in-process, the
+    in-process worker reporting its codecs); with REDIS_URL the web side's app alone."""
+    import backend.cli
+    from backend.core.config import get_settings
+    from workers.cli import compose
+
+    served: list[list[str]] = []
+    monkeypatch.setattr(backend.cli.os, "execvp", lambda _program, argv: served.append(argv))
+    monkeypatch.setattr(backend.cli, "_app_factory", "backend.main:create_app")
+    for redis_url in ("redis://127.0.0.1:6379/9", None):
+        if redis_url:
+            monkeypatch.setenv("REDIS_URL", redis_url)
+        else:
+            monkeypatch.delenv("REDIS_URL", raising=False)
+        get_settings.cache_clear()
+        result = runner.invoke(compose(), ["serve", "--no-migrate", "--port", "8123"])
+        assert result.exit_code == 0, result.output
+    factories = [argv[argv.index("--factory") - 1] for argv in served]
+    assert factories == ["backend.main:create_app", "workers.embedded:create_app"]

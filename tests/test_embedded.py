@@ -15,7 +15,7 @@ import logging, sys
 from backend.core.config import get_settings
 from backend.core.migrate import upgrade_head
 upgrade_head()
-from backend.main import create_app
+from workers.embedded import create_app  # what `sclic serve` serves without REDIS_URL
 create_app()
 from backend.services.tasks import enqueue
 future = enqueue("make_tiles", 12345)  # no such reconstruction: the task returns 0

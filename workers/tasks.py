@@ -1,18 +1,25 @@
 """Celery tasks. Each takes ids, re-reads its rows, and returns quietly when the work is done
-already or the row is gone, so a duplicate delivery or a re-run does no harm."""
+already or the row is gone, so a duplicate delivery or a re-run does no harm. Their retry policy
+for transient failures is the app's base task (:class:`workers.celery_app.BackgroundTask`).
+
+A job or an ingest run is claimed on its row, with a heartbeat while it is worked on
+(:mod:`backend.services.claims`): a second delivery leaves a live claim to its worker and takes
+over a stale one. Whatever a job's coding raises, the job ends ``done``, ``failed`` with the
+reason, or ``queued`` again for a transient failure: never ``running`` with no worker on it.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import socket
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery.signals import worker_ready
-from kombu.exceptions import OperationalError as BrokerError
-from sqlalchemy.exc import OperationalError
-from sqlmodel import Session
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
 
 from backend.core.config import get_settings
 from backend.core.db import get_engine
@@ -24,28 +31,25 @@ from backend.models import (
     SourceImage,
     utcnow,
 )
+from backend.services import claims, ingest_runs
 from backend.services.images import add_reconstruction_row, find_reconstruction
-from backend.services.store import absolute, store_root
+from backend.services.store import absolute, store_root, sweep_temporaries
 from backend.services.tasks import enqueue
-from workers import job_locks
-from workers.celery_app import celery_app
+from workers.celery_app import TRANSIENT, celery_app
+
+if TYPE_CHECKING:
+    from workers.codecs.results import CodedImage
 
 log = logging.getLogger("sclic.workers")
-
-# Failures worth another try: the database or the broker was briefly away (kombu's error for
-# an unreachable broker is not a ConnectionError).
-TRANSIENT = (OperationalError, BrokerError, ConnectionError, TimeoutError)
 
 
 @worker_ready.connect
 def sweep_leftovers(**_: object) -> int:
-    """Before any work: remove what workers killed mid-write on this host left (temporary
-    files in the reconstruction store, external programs' work folders)."""
-    from workers.codecs.external import sweep_orphan_workdirs
-    from workers.codecs.pipeline import sweep_temp_files
-
-    folder = store_root() / "reconstructions"
-    removed = (sweep_temp_files(folder) if folder.is_dir() else 0) + sweep_orphan_workdirs()
+    """Before any work: remove what killed writers left (temporary files in the store, external
+    programs' scratch folders); those of living processes are kept (see ``services.store``)."""
+    root = store_root()
+    removed = sweep_temporaries(root, recursive=True) if root.is_dir() else 0
+    removed += sweep_temporaries(Path(tempfile.gettempdir()))
     if removed:
         log.info("removed %d temporary file(s) or folder(s) of killed workers", removed)
     return removed
@@ -64,26 +68,16 @@ def _finish(session: Session, job: CompressionJob, status: JobStatus, **values: 
     session.commit()
 
 
-_CODEC_TASK = {
-    "bind": True,
-    "autoretry_for": TRANSIENT,
-    "retry_backoff": 2,
-    "retry_backoff_max": 300,
-    "retry_jitter": True,
-    "max_retries": get_settings().task_max_retries,
-}
-
-
-@celery_app.task(name="workers.tasks.compress", **_CODEC_TASK)
-def compress(self: Any, job_id: int) -> str:
+@celery_app.task(name="workers.tasks.compress")
+def compress(job_id: int) -> str:
     """Compress one source image with one codec at one setting (a ``CompressionJob``): code,
     decode, store the reconstruction under its blind name, then hand the metrics and the tiles
     to the ``cpu`` queue."""
     return _compress_jobs([job_id])[0]
 
 
-@celery_app.task(name="workers.tasks.compress_batch", **_CODEC_TASK)
-def compress_batch(self: Any, job_ids: list[int]) -> list[str]:
+@celery_app.task(name="workers.tasks.compress_batch")
+def compress_batch(job_ids: list[int]) -> list[str]:
     """:func:`compress` for several jobs, coded as batches where the codec allows (same codec,
     setting and size; ``SCLIC_CODEC_BATCH`` sets how many jobs a message carries)."""
     return _compress_jobs([int(job_id) for job_id in job_ids])
@@ -95,8 +89,9 @@ def _follow_up(recon: Reconstruction) -> None:
     enqueue("make_tiles", recon.id)  # type: ignore[arg-type]
 
 
-def _claim(session: Session, job: CompressionJob) -> SourceImage | str:
-    """The job's source, the job marked running; or what became of a job with nothing to do."""
+def _start(session: Session, job: CompressionJob) -> SourceImage | str:
+    """The source of a claimed job, its attempt counted; or what became of a job with nothing
+    to do."""
     source = session.get(SourceImage, job.source_image_id)
     if source is None:
         _finish(session, job, JobStatus.failed, error="the source image was removed")
@@ -112,14 +107,14 @@ def _claim(session: Session, job: CompressionJob) -> SourceImage | str:
     return source
 
 
-def _leave_to_its_worker(job_id: int) -> None:
-    """A second delivery while a live worker codes the job: look again later, when it is done
-    or, if that worker died meanwhile, free to take over. In-process (no broker) the holder is
-    a thread of this process and finishes the job itself."""
+def _leave_to_its_worker(task_name: str, row_id: int) -> None:
+    """A second delivery while a live worker holds the job or run: look again later, when it is
+    done or, if that worker died meanwhile, free to take over. In-process (no broker) the holder
+    is a thread of this process and finishes the work itself."""
     settings = get_settings()
-    log.info("job %s is running on another worker; checking again later", job_id)
+    log.info("%s %s is running on another worker; checking again later", task_name, row_id)
     if settings.redis_url:
-        enqueue("compress", job_id, delay_s=settings.task_busy_recheck_s)
+        enqueue(task_name, row_id, delay_s=settings.task_busy_recheck_s)
 
 
 def _compress_jobs(job_ids: list[int]) -> list[str]:
@@ -142,34 +137,63 @@ def _compress_jobs(job_ids: list[int]) -> list[str]:
                     enqueue("compress", job.id)  # type: ignore[arg-type]
                     statuses[job.id] = "sent alone"  # type: ignore[index]
                 del groups[(codec_id, setting)]
-        wanted = [job.id for jobs in groups.values() for job in jobs if job.id is not None]
-        with job_locks.hold(wanted) as held:
-            claims: dict[tuple[str, Setting], list[tuple[CompressionJob, SourceImage]]] = {}
-            for key, jobs in groups.items():
+        token = claims.worker_token()
+        held: list[CompressionJob] = []
+        try:
+            for jobs in groups.values():
                 for job in jobs:
-                    if job.id not in held:
-                        _leave_to_its_worker(job.id)  # type: ignore[arg-type]
-                        statuses[job.id] = "running elsewhere"  # type: ignore[index]
-                        continue
-                    claimed = _claim(session, job)
-                    if isinstance(claimed, str):
-                        statuses[job.id] = claimed  # type: ignore[index]
+                    if claims.claim(session, CompressionJob, job.id, token):  # type: ignore[arg-type]
+                        session.refresh(job)
+                        held.append(job)
                     else:
-                        claims.setdefault(key, []).append((job, claimed))
-            try:
-                for (codec_id, setting), group in claims.items():
-                    _code_group(session, codec_id, setting, group, statuses)
-            except TRANSIENT:
-                # Every claimed job not finished goes back to the queue; the retry runs them.
-                session.rollback()
-                with contextlib.suppress(*TRANSIENT):
-                    for job, _ in (claim for group in claims.values() for claim in group):
-                        if job.id not in statuses:
-                            _finish(
-                                session, job, JobStatus.queued, error="transient failure, retrying"
-                            )
-                raise
-    return [statuses[job_id] for job_id in job_ids]
+                        statuses[job.id] = "running elsewhere"  # type: ignore[index]
+                        _leave_to_its_worker("compress", job.id)  # type: ignore[arg-type]
+            with claims.heartbeat(CompressionJob, [job.id for job in held if job.id], token):
+                _code_claimed(session, held, statuses)
+        except TRANSIENT:
+            # Every claimed job not finished goes back to the queue; the retry runs them.
+            _end_unfinished(
+                session, held, statuses, JobStatus.queued, "transient failure, retrying"
+            )
+            raise
+        except Exception as exc:
+            # Not a codec's refusal (those are recorded per job): a fault of ours. Its jobs fail
+            # with the reason instead of staying "running" with nobody on them.
+            log.exception("jobs %s failed", [job.id for job in held])
+            _end_unfinished(
+                session, held, statuses, JobStatus.failed, f"{type(exc).__name__}: {exc}"
+            )
+    # A job without an outcome was never claimed (a fault came first): left as it was.
+    return [statuses.get(job_id, "not started") for job_id in job_ids]
+
+
+def _code_claimed(session: Session, held: list[CompressionJob], statuses: dict[int, str]) -> None:
+    """Start the claimed jobs and code them, grouped by codec and setting."""
+    started: dict[tuple[str, Setting], list[tuple[CompressionJob, SourceImage]]] = {}
+    for job in held:
+        source = _start(session, job)
+        if isinstance(source, str):
+            statuses[job.id] = source  # type: ignore[index]
+        else:
+            started.setdefault((job.codec_id, job.setting), []).append((job, source))
+    for (codec_id, setting), group in started.items():
+        _code_group(session, codec_id, setting, group, statuses)
+
+
+def _end_unfinished(
+    session: Session,
+    held: list[CompressionJob],
+    statuses: dict[int, str],
+    status: JobStatus,
+    reason: str,
+) -> None:
+    """Give the claimed jobs without an outcome yet ``status`` and ``reason``."""
+    session.rollback()
+    with contextlib.suppress(*TRANSIENT):
+        for job in held:
+            if job.id not in statuses:
+                _finish(session, job, status, error=reason[:2000])
+                statuses[job.id] = status.value  # type: ignore[index]
 
 
 def _code_group(
@@ -180,11 +204,9 @@ def _code_group(
     statuses: dict[int, str],
 ) -> None:
     """Code claimed jobs of one codec and setting, recording each outcome on its job."""
-    from workers.allocator import keep_freed_memory
     from workers.codecs.errors import CodecError
     from workers.codecs.pipeline import run_many
 
-    keep_freed_memory()  # this process codes images: keep their memory from one to the next
     settings = get_settings()
     try:
         outcomes = run_many(
@@ -217,32 +239,102 @@ def _code_group(
             _finish(session, job, JobStatus.failed, error=f"{type(outcome).__name__}: {outcome}")
             statuses[job.id] = "failed"  # type: ignore[index]
             continue
-        recon = _add_row(session, source, job, outcome)
+        try:
+            recon = _store(session, source, job, outcome)
+        except TRANSIENT:
+            raise
+        except Exception as exc:
+            # A fault of ours with this job's result: it fails alone, with the reason.
+            log.exception("storing the result of job %s failed", job.id)
+            session.rollback()
+            recon = f"{type(exc).__name__}: {exc}"
+        if isinstance(recon, str):
+            log.warning("job %s failed: %s", job.id, recon)
+            _finish(session, job, JobStatus.failed, error=recon)
+            statuses[job.id] = "failed"  # type: ignore[index]
+            continue
         _finish(session, job, JobStatus.done, reconstruction_id=recon.id, error=None)
         statuses[job.id] = "done"  # type: ignore[index]
         _follow_up(recon)
 
 
+def _store(
+    session: Session, source: SourceImage, job: CompressionJob, result: CodedImage
+) -> Reconstruction | str:
+    """The job's reconstruction row, or why it is not stored.
+
+    A blind name is the SHA-1 of the reconstruction's file (paper, appendix 1.3; the IIIF
+    identifier and the stored file's name), so it names one reconstruction. When a job's output
+    has the same bytes as another reconstruction (a codec that gives the same pixels at its low
+    and high setting, on a noise image say), the second job fails with that reason, naming the
+    reconstruction it duplicates: a labeler would otherwise see one image twice as two items.
+    The files on disk are the first reconstruction's, which this job's output is.
+    """
+    twin = _twin(session, result.blind_name, job)
+    if twin is None:
+        try:
+            return _add_row(session, source, job, result)
+        except IntegrityError:
+            # Another job stored the same bytes between the check and the insert.
+            session.rollback()
+            twin = _twin(session, result.blind_name, job)
+            if twin is None:
+                raise
+    if (twin.source_image_id, twin.codec_id) == (source.id, job.codec_id):
+        whose = f"the {twin.setting.value} setting's reconstruction ({twin.model_id})"
+    elif twin.source_image_id == source.id:
+        whose = f"this source's {twin.model_id} reconstruction"
+    else:
+        whose = f"reconstruction {twin.model_id} of source image #{twin.source_image_id}"
+    return (
+        f"identical to {whose} (same bytes, blind name {twin.blind_name}): a blind name "
+        "names one reconstruction, so this one is not stored"
+    )
+
+
+def _twin(session: Session, blind_name: str, job: CompressionJob) -> Reconstruction | None:
+    """Another job's reconstruction under ``blind_name``."""
+    found = session.exec(select(Reconstruction).where(Reconstruction.blind_name == blind_name))
+    return next(
+        (
+            recon
+            for recon in found
+            if (recon.source_image_id, recon.codec_id, recon.setting)
+            != (job.source_image_id, job.codec_id, job.setting)
+        ),
+        None,
+    )
+
+
 def _add_row(
-    session: Session, source: SourceImage, job: CompressionJob, result: dict[str, Any]
+    session: Session, source: SourceImage, job: CompressionJob, result: CodedImage
 ) -> Reconstruction:
     root = store_root()
+    made = result.provenance  # the scores come later, from the cpu queue (measure)
     return add_reconstruction_row(
         session,
         source,
         codec_id=job.codec_id,
         setting=job.setting,
-        blind_name=result["blind_name"],
-        png_relpath=_relative(Path(result["reconstruction_path"]), root),
-        bitstream_relpath=_relative(Path(result["bitstream_path"]), root),
-        width=result["width"],
-        height=result["height"],
+        blind_name=result.blind_name,
+        png_relpath=_relative(result.reconstruction_path, root),
+        bitstream_relpath=_relative(result.bitstream_path, root),
+        width=result.width,
+        height=result.height,
         measures={
-            **result,
+            "bitstream_bytes": result.bitstream_bytes,
+            "bpp": result.bpp,
+            "encode_s": result.timings.encode_s,
+            "decode_s": result.timings.decode_s,
+            "device": made.device,
+            "versions": dict(made.versions),
+            "hardware": made.hardware,
+            "weights_sha256": made.weights_sha256,
+            "provenance": made.to_dict(),
             "params": {
-                **result.get("params", {}),
-                "level": result.get("level"),
-                "target_bpp": result.get("target_bpp"),
+                **result.params,
+                "level": result.level,
+                "target_bpp": result.target_bpp,
                 "worker": socket.gethostname(),
             },
         },
@@ -253,14 +345,8 @@ def _relative(path: Path, root: Path) -> str:
     return str(path.resolve().relative_to(root.resolve()))
 
 
-@celery_app.task(
-    bind=True,
-    name="workers.tasks.measure",
-    autoretry_for=TRANSIENT,
-    retry_backoff=2,
-    max_retries=get_settings().task_max_retries,
-)
-def measure(self: Any, reconstruction_id: int) -> str:
+@celery_app.task(name="workers.tasks.measure")
+def measure(reconstruction_id: int) -> str:
     """PSNR, SSIM and MS-SSIM of a stored reconstruction against its source, on the CPU, so the
     codec worker moves on to the next image meanwhile. SSIM is never empty once measured (every
     stored reconstruction has sides of 11 px at least), so it marks the work as done."""
@@ -280,31 +366,20 @@ def measure(self: Any, reconstruction_id: int) -> str:
         except Exception as exc:
             # A missing or unreadable file does not get better by retrying: say so on the row.
             log.exception("measuring reconstruction %s failed", reconstruction_id)
-            recon.params = {**recon.params, "metrics_error": f"{type(exc).__name__}: {exc}"}
+            recon.metrics_error = f"{type(exc).__name__}: {exc}"[:2000]
             session.add(recon)
             session.commit()
             return "failed"
-        recon.psnr, recon.ssim, recon.ms_ssim = scores["psnr"], scores["ssim"], scores["ms_ssim"]
-        recon.params = {
-            **recon.params,
-            "ms_ssim_reason": scores["ms_ssim_reason"],
-            "psnr_reason": scores["psnr_reason"],
-            "metrics_s": scores["metrics_s"],
-            "metrics_error": None,
-        }
+        recon.psnr, recon.ssim, recon.ms_ssim = scores.psnr, scores.ssim, scores.ms_ssim
+        recon.params = {**recon.params, **scores.reasons()}
+        recon.metrics_error = None
         session.add(recon)
         session.commit()
     return "measured"
 
 
-@celery_app.task(
-    bind=True,
-    name="workers.tasks.make_tiles",
-    autoretry_for=TRANSIENT,
-    retry_backoff=2,
-    max_retries=get_settings().task_max_retries,
-)
-def make_tiles(self: Any, reconstruction_id: int) -> int:
+@celery_app.task(name="workers.tasks.make_tiles")
+def make_tiles(reconstruction_id: int) -> int:
     """Pre-render the tile pyramids of a reconstruction, its original and their difference map,
     so the first labeler to open the pair finds every tile ready."""
     from backend.iiif import ResolvedImage, TileService
@@ -326,3 +401,14 @@ def make_tiles(self: Any, reconstruction_id: int) -> int:
     settings = get_settings()
     service = TileService(settings.tile_cache_dir, tile_size=settings.tile_size)
     return sum(service.pregenerate(image) for image in images)
+
+
+@celery_app.task(name="workers.tasks.ingest")
+def ingest(run_id: int) -> str:
+    """Ingest the files of run ``run_id`` that it has not done yet (paper, section 3.1), so an
+    admin's ingest goes on when the web process restarts, and a run whose worker died is
+    finished by the next delivery or the admin's resume."""
+    outcome = ingest_runs.execute_run(run_id)
+    if outcome == "running elsewhere":
+        _leave_to_its_worker("ingest", run_id)
+    return outcome

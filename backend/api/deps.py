@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, Response, status
 from sqlmodel import Session
 
+from backend.core.config import get_settings
 from backend.core.db import get_session
+from backend.core.security import CSRF_HEADER, SESSION_COOKIE, Principal
 from backend.models import Role, User
 from backend.services import auth as auth_service
 
 SessionDep = Annotated[Session, Depends(get_session)]
 
-SESSION_COOKIE = "sclic_session"
-CSRF_HEADER = "X-CSRF-Token"
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
-@dataclass(frozen=True)
-class Principal:
-    user: User
-    csrf_token: str | None  # None for bearer-token requests, which need no CSRF token
+def set_session_cookie(response: Response, key: str) -> None:
+    """Give the browser its session key (HTTP only, same-site lax), for the API and the pages."""
+    settings = get_settings()
+    response.set_cookie(
+        SESSION_COOKIE,
+        key,
+        max_age=settings.session_max_age_s,
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+        path="/",
+    )
 
 
 def _bearer(request: Request) -> str | None:

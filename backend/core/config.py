@@ -46,6 +46,17 @@ class Settings(BaseSettings):
     # A job found running on a live worker (a message delivered again) is looked at again after
     # this many seconds: done by then, or free to take over if that worker died.
     task_busy_recheck_s: int = Field(default=60, ge=1)
+    # A worker refreshes the heartbeat of the job or ingest run it works on this often; one
+    # whose heartbeat is older than ``task_stale_after_s`` is taken as its worker gone (killed,
+    # or its host away), so the next delivery takes it over and the ingest page offers a resume.
+    # Hosts' clocks must agree to well within the second figure.
+    task_heartbeat_s: float = Field(default=30.0, gt=0)
+    task_stale_after_s: float = Field(default=120.0, gt=0)
+    # Each worker writes which codecs it can run at start and then this often; a report older
+    # than ``worker_report_stale_s`` counts as its worker gone (killed, or its host away): a
+    # killed worker shows as gone on the codec page at most that long after it was killed.
+    worker_report_interval_s: float = Field(default=60.0, gt=0)
+    worker_report_stale_s: float = Field(default=90.0, gt=0)
     codec_device: str | None = None  # "cpu" or "cuda"; default: cuda when present
     # Jobs per codec-worker message. More than 1 pays off on a GPU, not on a CPU.
     codec_batch: int = Field(default=1, ge=1, le=64)

@@ -27,8 +27,8 @@ def _make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    # TCP keepalives: a worker's host that vanishes loses its connections (and the job locks
-    # they hold, see workers/job_locks.py) within a minute or so, not after the kernel's 2 h.
+    # TCP keepalives: a worker's host that vanishes loses its connections within a minute or
+    # so, not after the kernel's 2 h.
     keepalives = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10}
     return create_engine(
         url,

@@ -1,4 +1,5 @@
-"""Passwords, session keys, CSRF and API tokens."""
+"""Passwords, session keys, CSRF and API tokens, and the names the web layer shares for them:
+who is asking (:class:`Principal`), the session cookie and the CSRF header."""
 
 from __future__ import annotations
 
@@ -6,6 +7,23 @@ import base64
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from backend.models import User
+
+SESSION_COOKIE = "sclic_session"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in user of a request, with the CSRF token its session expects."""
+
+    user: User
+    csrf_token: str | None  # None for bearer-token requests, which need no CSRF token
+
 
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 

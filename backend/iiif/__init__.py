@@ -15,7 +15,6 @@ from backend.iiif.models import (
 from backend.iiif.routes import (
     IDENTIFIER_RE,
     IIIFApp,
-    IIIFFirst,
     build_iiif_app,
     build_iiif_routes,
 )
@@ -27,7 +26,6 @@ __all__ = [
     "DiffScale",
     "IIIFApp",
     "IIIFError",
-    "IIIFFirst",
     "ImageSource",
     "RenderedImage",
     "ResolvedImage",

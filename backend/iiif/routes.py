@@ -8,9 +8,8 @@ check), one memory lookup, and a response with pre-encoded headers.
 
 Access: the resolver returns ``None`` for unknown identifiers and for images the user may not
 see, and both become the same 404. An ``HTTPException`` it raises (401 for anonymous users)
-propagates to the enclosing application's exception handlers, as for any mounted app; used
-without one (standalone, or dispatched to ahead of the application) it becomes a plain
-response with the exception's status, detail and headers.
+propagates to the enclosing application's exception handlers, as for any mounted app; served
+standalone it becomes a plain response with the exception's status, detail and headers.
 ``Access-Control-Allow-Origin: *`` is sent as the spec asks; it does not expose private images,
 because browsers never honour a wildcard for requests that carry cookies.
 """
@@ -25,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Mount
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from backend.iiif.models import IIIFError, RenderedImage, ResolvedImage, Resolver
 from backend.iiif.service import CONTEXT, PROFILE, TileService
@@ -233,33 +232,6 @@ def build_iiif_app(
     ``identifier_pattern`` must only admit names that are safe as one path segment.
     """
     return IIIFApp(service, resolver, identifier_pattern=identifier_pattern, max_age=max_age)
-
-
-class IIIFFirst:
-    """ASGI wrapper sending ``prefix`` requests straight to the IIIF app, the rest to ``app``.
-
-    Mounting inside FastAPI puts every tile through the application's middleware stack and
-    route list (about 15 to 20 microseconds of CPU per request here, a sixth of a warm tile's
-    total). In front, the IIIF app sees the request first. The price: no application
-    middleware on those paths, so the resolver must read the session cookie itself, and an
-    ``HTTPException`` from it is rendered as plain text (status, detail, headers).
-    """
-
-    def __init__(self, app: ASGIApp, iiif: IIIFApp, prefix: str = "/iiif/3") -> None:
-        self.app = app
-        self.iiif = iiif
-        self.prefix = prefix.rstrip("/")
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            root = scope.get("root_path", "")
-            path = scope["path"]
-            if root and path.startswith(root):
-                path = path[len(root) :]
-            if path.startswith(self.prefix + "/"):
-                await self.iiif({**scope, "root_path": root + self.prefix}, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 def build_iiif_routes(

@@ -1,10 +1,10 @@
 """``TileService``: info.json documents and rendered images for resolved identifiers.
 
-Three layers answer an image request, cheapest first:
+Three steps answer an image request, cheapest first:
 
-1. ``cached``: a memory lookup keyed by the raw URL parameters, then (for parameters already
-   in normalised form, which is what tile viewers send) one file read. No parsing, no image
-   header, no thread hop; this is the warm path and it runs on the event loop.
+1. ``cached``: for parameters already in normalised form (what tile viewers send, and what
+   ``pregenerate`` wrote), one file read. No parsing, no image header, no thread hop; this is
+   the warm path and it runs on the event loop.
 2. ``render`` parses and normalises the parameters and reads the normalised file if present.
 3. Otherwise it cuts the image from the decoded source (see ``sources``), encodes it, and
    writes it to the disk cache atomically.
@@ -19,7 +19,6 @@ import json
 import logging
 import math
 import threading
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from typing import Any
 import pyvips
 
 from backend.iiif import render as renderer
-from backend.iiif.cache import DiskCache, MemoryCache, check_identifier
+from backend.iiif.cache import DiskCache, check_identifier
 from backend.iiif.colormap import COLORMAP_NAME, DEFAULT_DIFF_GAIN, DiffScale
 from backend.iiif.models import IIIFError, RenderedImage, ResolvedImage
 from backend.iiif.params import (
@@ -39,14 +38,12 @@ from backend.iiif.params import (
     scale_factors,
 )
 from backend.iiif.sources import Source, SourceCache, difference_map, load_pixels, open_header
-from backend.imaging import png as strip_png
 
 log = logging.getLogger(__name__)
 
 CONTEXT = "http://iiif.io/api/image/3/context.json"
 PROTOCOL = "http://iiif.io/api/image"
 PROFILE = "level2"
-DIFF_SOURCE_NAME = "source.png"
 DIFF_SETTINGS_NAME = "diff-settings.json"
 
 
@@ -64,7 +61,6 @@ class TileService:
         cache_dir: Path,
         tile_size: int = 256,
         *,
-        memory_bytes: int = 128 * 2**20,
         source_bytes: int = 192 * 2**20,
         jpeg_quality: int = 90,
         diff_gain: float = DEFAULT_DIFF_GAIN,
@@ -81,11 +77,8 @@ class TileService:
         self.preferred_formats = preferred_formats
         self.diff_scale = DiffScale.for_gain(diff_gain)
         self.disk = DiskCache(Path(cache_dir))
-        self.memory = MemoryCache(memory_bytes)
         self.sources = SourceCache(source_bytes)
-        self._headers: OrderedDict[tuple[str, str], tuple[int, int, int]] = OrderedDict()
         self._lock = threading.Lock()
-        self._render_locks = [threading.Lock() for _ in range(256)]
         self._prefetcher = ThreadPoolExecutor(max_workers=2, thread_name_prefix="iiif-prefetch")
         self._prefetching: set[str] = set()
         self._check_diff_settings()
@@ -99,19 +92,11 @@ class TileService:
 
         Call only after access has been checked for ``identifier``.
         """
-        key = (identifier, region, size, rotation, quality, fmt)
-        hit = self.memory.get(key)
-        if hit is not None:
-            return hit
         name = fast_cache_name(region, size, rotation, quality, fmt)
         if name is None:
             return None
-        data = self.disk.read(check_identifier(identifier), name)
-        if data is None:
-            return None
-        hit = RenderedImage(data, FORMATS[fmt])
-        self.memory.put(key, hit)
-        return hit
+        found = self.disk.read(check_identifier(identifier), name)
+        return None if found is None else RenderedImage(found[0], FORMATS[fmt], found[1])
 
     def cached_bytes(
         self, identifier: str, region: str, size: str, rotation: str, quality: str, fmt: str
@@ -135,14 +120,14 @@ class TileService:
         Blocking (file reads, libvips): call it from a worker thread.
         """
         identifier = check_identifier(resolved.identifier)
-        key = (identifier, region, size, rotation, quality, fmt)
-        hit = self.memory.get(key)
-        if hit is not None:
-            return hit
         request = self.parse(resolved, region, size, rotation, quality, fmt)
-        result = self._render_request(resolved, request)
-        self.memory.put(key, result)
-        return result
+        found = self.disk.read(identifier, request.cache_name)
+        if found is None:
+            # Two requests for the same missing tile may both render it; the second rename
+            # replaces the first's file with the same bytes.
+            data = renderer.render(self.source(resolved), request, self.jpeg_quality)
+            found = (data, self.disk.write(identifier, request.cache_name, data))
+        return RenderedImage(found[0], request.media_type, found[1])
 
     def parse(
         self,
@@ -158,16 +143,6 @@ class TileService:
             region, size, rotation, quality, fmt, width, height, self.limits(width, height)
         )
 
-    def _render_request(self, resolved: ResolvedImage, request: ImageRequest) -> RenderedImage:
-        identifier = resolved.identifier
-        name = request.cache_name
-        with self._render_locks[hash((identifier, name)) % len(self._render_locks)]:
-            data = self.disk.read(identifier, name)
-            if data is None:
-                data = renderer.render(self.source(resolved), request, self.jpeg_quality)
-                self.disk.write(identifier, name, data)
-        return RenderedImage(data, request.media_type)
-
     def limits(self, width: int, height: int) -> Limits:
         if self.max_upscale <= 0:
             return Limits(allow_upscaling=False)
@@ -177,23 +152,16 @@ class TileService:
     # -- image information -------------------------------------------------------------------
 
     def dimensions(self, resolved: ResolvedImage) -> tuple[int, int, int]:
-        """Width, height and band count, from file headers (cached; no pixels decoded)."""
-        key = (resolved.identifier, resolved.kind)
-        with self._lock:
-            found = self._headers.get(key)
-        if found is not None:
-            return found
+        """Width, height and band count, from file headers (no pixels decoded).
+
+        Not cached here: a warm tile never needs them, only info.json and renders do, and
+        libvips keeps recently opened files in its own operation cache.
+        """
         header = open_header(resolved.path)
         if resolved.kind == "diff":
             other = open_header(self._other_path(resolved))
-            found = (min(header.width, other.width), min(header.height, other.height), 3)
-        else:
-            found = (header.width, header.height, 3 if header.bands >= 3 else 1)
-        with self._lock:
-            self._headers[key] = found
-            while len(self._headers) > 50_000:
-                self._headers.popitem(last=False)
-        return found
+            return (min(header.width, other.width), min(header.height, other.height), 3)
+        return (header.width, header.height, 3 if header.bands >= 3 else 1)
 
     def info_json(self, resolved: ResolvedImage, base_url: str) -> dict[str, Any]:
         """The IIIF 3.0 image information document; ``base_url`` becomes its ``id``."""
@@ -258,7 +226,7 @@ class TileService:
     # -- sources -----------------------------------------------------------------------------
 
     def source(self, resolved: ResolvedImage) -> Source:
-        """Decoded pixels for ``resolved``; difference maps are computed once and kept as PNG."""
+        """Decoded pixels for ``resolved``; a difference map is computed from its decoded pair."""
         if resolved.kind != "diff":
             return self._file_source(resolved.path)
         identifier = resolved.identifier
@@ -273,14 +241,11 @@ class TileService:
         return self.sources.get(key, lambda: load_pixels(path))
 
     def _load_diff(self, resolved: ResolvedImage) -> pyvips.Image:
-        identifier = resolved.identifier
-        if self.disk.exists(identifier, DIFF_SOURCE_NAME):
-            return load_pixels(self.disk.path(identifier, DIFF_SOURCE_NAME))
+        # Computed from the decoded pair each time it is needed (not kept as a file): that is a
+        # fraction of decoding the pair, which a first view of the difference needs anyway.
         original = self._file_source(resolved.path).image
         reconstruction = self._file_source(self._other_path(resolved)).image
-        image = difference_map(original, reconstruction, self.diff_scale.gain)
-        self.disk.write(identifier, DIFF_SOURCE_NAME, strip_png.encode(image.numpy()))
-        return image
+        return difference_map(original, reconstruction, self.diff_scale.gain)
 
     @staticmethod
     def _other_path(resolved: ResolvedImage) -> Path:
@@ -361,11 +326,7 @@ class TileService:
         self._prefetcher.shutdown(wait=False, cancel_futures=True)
 
     def evict(self, identifier: str) -> None:
-        """Forget everything cached for ``identifier``: memory, decoded pixels, files."""
+        """Forget everything cached for ``identifier``: decoded pixels and files."""
         check_identifier(identifier)
-        self.memory.discard_identifier(identifier)
         self.sources.discard(lambda key: key == "diff:" + identifier)
-        with self._lock:
-            for key in [k for k in self._headers if k[0] == identifier]:
-                del self._headers[key]
         self.disk.remove(identifier)

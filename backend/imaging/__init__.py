@@ -1,2 +1,2 @@
-"""Pixel-level helpers shared by the web app and the workers (numpy, zlib-ng and libvips only:
+"""Pixel-level helpers shared by the web app and the workers (numpy and libvips only:
 nothing here imports torch or OpenCV)."""

@@ -1,10 +1,10 @@
-"""How many threads the CPU-bound helpers (metric filters, PNG strips) spread over."""
+"""How many threads the CPU-bound helpers (the metrics' filters) spread over."""
 
 from __future__ import annotations
 
 import os
 
-# Beyond this the strips are too few per thread for more threads to help.
+# Beyond this an image's rows are too few per thread for more threads to help.
 MAX_THREADS = 8
 
 

@@ -9,8 +9,7 @@ file is never half stored.
 Decoding and resampling use libvips (Lanczos-3): on 4000×3000 JPEGs and TIFFs it decodes and
 resamples in about half the CPU time Pillow needs with the same filter (see
 ``benchmarks/prepare_bench.py``), streaming the file instead of holding it decoded. The
-prepared PNG is written in strips (:mod:`backend.imaging.png`), so the codec and metric
-workers that read it again and again decode it on every core. Pixel values are kept as
+prepared PNG is a plain one (:mod:`backend.imaging.png`). Pixel values are kept as
 stored: embedded colour profiles and EXIF orientation are not applied, as the paper's
 ImageMagick conversion did not apply them, and the codecs see the very pixels the labelers see.
 """
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyvips
 
-from backend.imaging import png as strip_png
+from backend.imaging.png import encode as encode_png
 from backend.ingest.geometry import Geometry, plan_geometry
 from backend.ingest.validate import (
     Conversion,
@@ -271,7 +270,7 @@ def _render(pending: _Pending) -> PrepareOutcome | Rejection:
         image = image.bandjoin([image, image])
     image = image.copy(interpretation="srgb")
     image, notes = _resample(image, pending.geometry)
-    png = strip_png.encode(np.asarray(image.numpy()))
+    png = encode_png(np.asarray(image.numpy()))
     out_w, out_h = pending.geometry.output
     if (image.width, image.height) != (out_w, out_h):
         raise RuntimeError(f"resampled to {image.width}×{image.height}, expected {out_w}×{out_h}")

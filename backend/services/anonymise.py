@@ -5,10 +5,11 @@ the annotations with its coordinates." Removing here deletes every pixel file de
 source image (the untouched original, the prepared PNG, each reconstruction and its bitstream)
 and every cached tile of them, while the rows stay: reconstructions keep their blind names,
 sizes and measures, annotations keep their boxes. The source is marked ``anonymised``, which
-the IIIF resolver refuses, so its identifiers answer 404 from then on; the original's SHA-256
-stays recorded, so a later ingest refuses the same file as a duplicate instead of bringing it
-back. An audit entry records who asked for it, when, what was removed and the request
-reference.
+the IIIF resolver refuses, so its identifiers answer 404 from then on; the labeler's API answers
+410 Gone with the reason, so the workspace says the image was removed and moves on, and the
+image no longer counts towards a batch's progress. The original's SHA-256 stays recorded, so a
+later ingest refuses the same file as a duplicate instead of bringing it back. An audit entry
+records who asked for it, when, what was removed and the request reference.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from backend.models import (
     AuditEntry,
+    BatchItem,
     CompressionJob,
     JobStatus,
     Reconstruction,
@@ -29,6 +31,7 @@ from backend.models import (
     User,
     utcnow,
 )
+from backend.services.labeling import finish_complete_assignments
 from backend.services.store import absolute
 
 CANCELLED = "source image anonymised on a data-subject request"
@@ -75,6 +78,17 @@ def _pixel_files(session: Session, source: SourceImage) -> list[str]:
         if bitstream:
             paths.append(bitstream)
     return paths
+
+
+def _batches_holding(session: Session, source_id: int) -> list[int]:
+    return list(
+        session.exec(
+            select(BatchItem.batch_id)
+            .join(Reconstruction, Reconstruction.id == BatchItem.reconstruction_id)  # type: ignore[arg-type]
+            .where(Reconstruction.source_image_id == source_id)
+            .distinct()
+        ).all()
+    )
 
 
 def _remove(relpaths: list[str]) -> list[str]:
@@ -128,6 +142,9 @@ def anonymise_source(
         result.jobs_cancelled = len(jobs)
         source.status = SourceStatus.anonymised
         session.add(source)
+        session.flush()
+        # A labeler whose only open image was this one has now finished her batch.
+        finish_complete_assignments(session, _batches_holding(session, source_id))
         session.commit()
     result.files_removed = _remove(files)
     for name in names:

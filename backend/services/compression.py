@@ -126,12 +126,13 @@ def failures(session: Session, limit: int = 200) -> list[CompressionJob]:
 
 def metric_failures(session: Session, limit: int = 100) -> list[Reconstruction]:
     """Stored reconstructions whose metrics failed on the ``cpu`` queue, newest first (the
-    reason is ``params["metrics_error"]``)."""
-    failed = Reconstruction.params["metrics_error"].as_string()  # type: ignore[index]
+    reason is ``metrics_error``)."""
     return list(
         session.exec(
             select(Reconstruction)
-            .where(col(Reconstruction.ssim).is_(None), failed.is_not(None))
+            .where(
+                col(Reconstruction.ssim).is_(None), col(Reconstruction.metrics_error).is_not(None)
+            )
             .order_by(col(Reconstruction.id).desc())
             .limit(limit)
         ).all()
@@ -144,7 +145,7 @@ def measure_again(session: Session, reconstruction_id: int) -> bool:
     recon = session.get(Reconstruction, reconstruction_id)
     if recon is None or recon.ssim is not None:
         return False
-    recon.params = {**recon.params, "metrics_error": None}
+    recon.metrics_error = None
     session.add(recon)
     session.commit()
     enqueue("measure", reconstruction_id)

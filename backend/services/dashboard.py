@@ -2,7 +2,7 @@
 
 Paper, appendix 2.1: "A progress file listed all batches and their annotation status." At the
 paper's size (12,504 reconstructions in 8 bulks of 64 batches, about 18,000 annotations) the
-numbers come from four grouped queries (items per batch, assignments, boxes per assignment,
+numbers come from four grouped queries (items per batch, assignments, annotations per assignment,
 finished reviews and flags per assignment), never from a query per row, so the page stays
 fast while labelers work.
 """
@@ -45,6 +45,7 @@ class BatchRow:
     bulk_number: int | None
     items: int
     locked: bool
+    assignment_id: int | None = None
     labeler_id: int | None = None
     labeler: str | None = None
     status: str = UNASSIGNED
@@ -106,6 +107,7 @@ def batch_rows(session: Session, bulk_id: int | None = None) -> list[BatchRow]:
     )
     assignment_query = select(
         col(Assignment.batch_id),
+        col(Assignment.id),
         col(Assignment.labeler_id),
         col(User.username),
         col(Assignment.status),
@@ -121,7 +123,7 @@ def batch_rows(session: Session, bulk_id: int | None = None) -> list[BatchRow]:
     held_by: dict[int, list[tuple[Any, ...]]] = {}
     for row in session.execute(assignment_query).all():
         held_by.setdefault(row[0], []).append(tuple(row))
-    boxes = _counts(session, _box_counts(), bulk_id)
+    annotation_counts = _counts(session, _annotation_counts(), bulk_id)
     reviews = _counts(session, _review_counts(), bulk_id)
     rows: list[BatchRow] = []
     for batch_id, name, number, locked, b_id, b_number, n_items in session.execute(
@@ -139,17 +141,18 @@ def batch_rows(session: Session, bulk_id: int | None = None) -> list[BatchRow]:
         held = held_by.get(batch_id, [])
         if not held:
             rows.append(BatchRow(**base))
-        for _, labeler_id, username, status, active, started, finished in held:
+        for _, assignment_id, labeler_id, username, status, active, started, finished in held:
             key = (batch_id, labeler_id)
             done, multi = reviews.get(key, (0, 0))
             rows.append(
                 BatchRow(
                     **base,
+                    assignment_id=assignment_id,
                     labeler_id=labeler_id,
                     labeler=username,
                     status=AssignmentStatus(status).value,
                     images_done=done,
-                    annotations=boxes.get(key, (0,))[0],
+                    annotations=annotation_counts.get(key, (0,))[0],
                     multi=multi,
                     active_seconds=float(active or 0.0),
                     started_at=started,
@@ -159,8 +162,8 @@ def batch_rows(session: Session, bulk_id: int | None = None) -> list[BatchRow]:
     return rows
 
 
-def _box_counts() -> Select:
-    """Live boxes each assignment's labeler drew on the assignment's items."""
+def _annotation_counts() -> Select:
+    """Live annotations each assignment's labeler drew on the assignment's items."""
     return (
         select(col(Assignment.batch_id), col(Assignment.labeler_id), func.count(col(Annotation.id)))
         .join(BatchItem, col(BatchItem.batch_id) == col(Assignment.batch_id))

@@ -6,10 +6,11 @@ Both are idempotent: registering the same content twice returns the existing row
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 
 from backend.models import Reconstruction, Setting, SourceDataset, SourceImage
 from backend.services.store import absolute, blind_relpath, sha1_bytes, write_atomic
@@ -36,8 +37,13 @@ def register_source(
     width: int,
     height: int,
     notes: str = "",
+    with_rows: Sequence[SQLModel] = (),
 ) -> tuple[SourceImage, bool]:
-    """Store the untouched original and the prepared PNG; returns (row, created)."""
+    """Store the untouched original and the prepared PNG; returns (row, created).
+
+    ``with_rows`` are committed in the same transaction as a new source row (an ingest run's
+    line for the file, so a run stopped in between never loses it); nothing when not created.
+    """
     sha256 = hashlib.sha256(original_bytes).hexdigest()
     existing = session.exec(
         select(SourceImage).where(SourceImage.original_sha256 == sha256)
@@ -61,6 +67,7 @@ def register_source(
         notes=notes,
     )
     session.add(source)
+    session.add_all(with_rows)
     session.commit()
     session.refresh(source)
     return source, True
@@ -112,6 +119,9 @@ def add_reconstruction_row(
         decode_s=measures.get("decode_s"),
         device=measures.get("device"),
         versions=measures.get("versions") or {},
+        hardware=measures.get("hardware"),
+        weights_sha256=measures.get("weights_sha256"),
+        provenance=measures.get("provenance") or {},
         params=measures.get("params") or {},
     )
     session.add(recon)
@@ -166,3 +176,15 @@ def register_reconstruction(
         height=height,
         measures=measures,
     )
+
+
+# The largest box a source image is shown in on the admin's pages (prescreening, the source
+# page); smaller images are shown at their own size.
+PREVIEW_BOX = (1600, 1100)
+
+
+def preview_url(image: SourceImage) -> str:
+    """An IIIF request for ``image`` confined to :data:`PREVIEW_BOX`, never asking the server
+    to upscale."""
+    width, height = min(PREVIEW_BOX[0], image.width), min(PREVIEW_BOX[1], image.height)
+    return f"/iiif/3/{image.prepared_sha1}/full/!{width},{height}/0/default.jpg"

@@ -7,45 +7,34 @@ taken through :func:`backend.services.images.register_source` and keeps a report
 file. A file is either stored whole (original, prepared PNG and row) or not at all, and a
 second ingest of the same files adds nothing: the SHA-256 of the original bytes identifies it.
 
-Ingests started from the admin pages run in a background thread and write their counts to an
-:class:`~backend.models.IngestRun` row, which the progress widget polls; the full report is kept
-in that row when the run ends.
+Ingests started from the admin pages run as background tasks: see
+:mod:`backend.services.ingest_runs`.
 """
 
 from __future__ import annotations
 
-import logging
 import re
-import shutil
-import threading
-import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, select
 
 from backend.core.config import get_settings
-from backend.core.db import get_engine
 from backend.ingest.prepare import PrepareOptions, PrepareOutcome, prepare_with_options
-from backend.ingest.report import IngestReport, ReportLine
+from backend.ingest.report import IngestReport, ReportLine, line_for
 from backend.ingest.scan import scan_folder
 from backend.ingest.validate import Rejection, RejectReason, SourceFormat, read_source
-from backend.models import IngestRun, JobStatus, SourceDataset, SourceImage, utcnow
+from backend.models import SourceDataset, SourceImage
 from backend.services.images import get_or_create_dataset, register_source
 from backend.services.store import absolute, sha1_bytes
 
-log = logging.getLogger("sclic.ingest")
-
 DATASET_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()+-]{0,127}$")
 _SUFFIX = {SourceFormat.PNG: ".png", SourceFormat.JPEG: ".jpg", SourceFormat.TIFF: ".tif"}
-# A running ingest writes its report lines at most this often; counts go out with every file.
-REPORT_FLUSH_S = 2.0
-# A run that has not moved for this long is shown as stalled (its process probably ended).
-STALL_AFTER_S = 300.0
+# Rows to commit with a taken file's source row, made from its report line.
+RecordLine = Callable[[ReportLine], Sequence[SQLModel]]
 
 
 class IngestError(ValueError):
@@ -116,7 +105,12 @@ def known_hashes(session: Session) -> set[str]:
 
 
 def _store(
-    session: Session, dataset: SourceDataset, name: str, raw: bytes, outcome: PrepareOutcome
+    session: Session,
+    dataset: SourceDataset,
+    name: str,
+    raw: bytes,
+    outcome: PrepareOutcome,
+    record: RecordLine | None = None,
 ) -> PrepareOutcome | Rejection:
     """Store an accepted file, or refuse it when its prepared pixels are already stored."""
     prepared_sha1 = sha1_bytes(outcome.png)
@@ -140,6 +134,7 @@ def _store(
             width=outcome.width,
             height=outcome.height,
             notes="; ".join(outcome.notes),
+            with_rows=record(line_for(name, outcome)) if record is not None else (),
         )
     except IntegrityError:
         # A concurrent ingest stored the same image between the checks and the commit.
@@ -171,15 +166,17 @@ def ingest_one(
     source: Path | bytes,
     options: PrepareOptions,
     seen: set[str],
+    record: RecordLine | None = None,
 ) -> PrepareOutcome | Rejection:
-    """Check, prepare and store one file; ``seen`` (hashes taken so far) grows when stored."""
+    """Check, prepare and store one file; ``seen`` (hashes taken so far) grows when stored.
+    ``record`` makes the rows committed with a taken file's source row."""
     raw = read_source(source, options.max_bytes)
     if isinstance(raw, Rejection):
         return raw
     outcome = prepare_with_options(raw, options, seen)
     if isinstance(outcome, Rejection):
         return outcome
-    stored = _store(session, dataset, name, raw, outcome)
+    stored = _store(session, dataset, name, raw, outcome, record)
     if isinstance(stored, PrepareOutcome):
         seen.add(stored.sha256)
     return stored
@@ -215,154 +212,3 @@ def check_folder(folder: str) -> Path:
     if not path.is_dir():
         raise IngestError(f"no folder at {path} on the server")
     return path
-
-
-# --- background runs --------------------------------------------------------------------------
-
-
-def staging_dir(run_id: int) -> Path:
-    """Where uploaded files wait for their run; removed when the run ends."""
-    return get_settings().data_dir / "incoming" / str(run_id)
-
-
-def create_run(
-    session: Session,
-    dataset: SourceDataset,
-    *,
-    kind: str,
-    source: str,
-    options: IngestOptions,
-    user_id: int | None,
-    uploads: list[tuple[str, str]] | None = None,
-) -> IngestRun:
-    """A queued run. ``uploads`` lists ``(staged file name, uploaded name)`` for uploads."""
-    run = IngestRun(
-        dataset_id=dataset.id,  # type: ignore[arg-type]
-        kind=kind,
-        source=source[:1024],
-        options={**options.to_dict(), "uploads": uploads or []},
-        total=len(uploads or []),
-        created_by=user_id,
-    )
-    session.add(run)
-    session.commit()
-    session.refresh(run)
-    return run
-
-
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-_futures: dict[int, Future[None]] = {}
-
-
-def start_run(run_id: int) -> Future[None]:
-    """Run in this process's ingest thread (one at a time: ingest is CPU- and disk-bound)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sclic-ingest")
-        future = _pool.submit(execute_run, run_id)
-        _futures[run_id] = future
-    return future
-
-
-def wait_for(run_id: int, timeout: float | None = None) -> None:
-    """Block until the background run ``run_id`` has ended (tests and the CLI use this)."""
-    future = _futures.get(run_id)
-    if future is not None:
-        future.result(timeout=timeout)
-
-
-def _run_files(run: IngestRun) -> list[tuple[str, Path]]:
-    options = IngestOptions.from_dict(run.options)
-    if run.kind == "upload":
-        folder = staging_dir(run.id)  # type: ignore[arg-type]
-        return [(name, folder / staged) for staged, name in run.options.get("uploads", [])]
-    return folder_files(check_folder(run.source), options.recursive)
-
-
-def execute_run(run_id: int) -> None:
-    """Do the work of run ``run_id``; safe to call again (nothing is stored twice)."""
-    with Session(get_engine(), expire_on_commit=False) as session:
-        run = session.get(IngestRun, run_id)
-        if run is None or run.status == JobStatus.done:
-            return
-        try:
-            _execute(session, run)
-        except Exception as exc:
-            log.exception("ingest run %s failed", run_id)
-            session.rollback()
-            run = session.get(IngestRun, run_id, populate_existing=True)
-            if run is not None:
-                run.status = JobStatus.failed
-                run.error = f"{type(exc).__name__}: {exc}"
-                run.finished_at = run.updated_at = utcnow()
-                session.add(run)
-                session.commit()
-        finally:
-            if run is not None and run.kind == "upload":
-                shutil.rmtree(staging_dir(run_id), ignore_errors=True)
-
-
-def _execute(session: Session, run: IngestRun) -> None:
-    dataset = session.get(SourceDataset, run.dataset_id)
-    assert dataset is not None
-    options = prepare_options(dataset, IngestOptions.from_dict(run.options))
-    files = _run_files(run)
-    run.status, run.total, run.error = JobStatus.running, len(files), None
-    run.processed = run.taken = run.refused = 0
-    run.updated_at = utcnow()
-    session.add(run)
-    session.commit()
-    report = IngestReport()
-    last_flush = time.monotonic()
-
-    def progress(line: ReportLine) -> None:
-        nonlocal last_flush
-        run.processed += 1
-        run.taken += int(line.taken)
-        run.refused += int(not line.taken)
-        run.updated_at = utcnow()
-        if time.monotonic() - last_flush > REPORT_FLUSH_S:
-            run.report = report.to_dict()
-            last_flush = time.monotonic()
-        session.add(run)
-        session.commit()
-
-    ingest_files(session, dataset, files, options, on_line=progress, report=report)
-    run.report = report.to_dict()
-    run.status = JobStatus.done
-    run.finished_at = run.updated_at = utcnow()
-    session.add(run)
-    session.commit()
-
-
-def recent_runs(session: Session, limit: int = 20) -> list[tuple[IngestRun, str]]:
-    """The latest runs with their dataset names, newest first."""
-    rows = session.exec(
-        select(IngestRun, SourceDataset.name)
-        .join(SourceDataset, SourceDataset.id == IngestRun.dataset_id)  # type: ignore[arg-type]
-        .order_by(col(IngestRun.id).desc())
-        .limit(limit)
-    ).all()
-    return [(run, name) for run, name in rows]
-
-
-def report_of(run: IngestRun) -> IngestReport:
-    """The run's report as kept in its row (complete once the run is done)."""
-    fields = ("source", "taken", "reason_code", "message", "sha256", "width", "height")
-    return IngestReport(
-        lines=[
-            ReportLine(**{k: line.get(k) for k in fields}, notes=tuple(line.get("notes") or ()))
-            for line in run.report.get("lines", [])
-        ]
-    )
-
-
-def is_stalled(run: IngestRun) -> bool:
-    if run.status not in (JobStatus.queued, JobStatus.running):
-        return False
-    updated = run.updated_at
-    if updated.tzinfo is None:
-        updated = updated.replace(tzinfo=utcnow().tzinfo)
-    return (utcnow() - updated).total_seconds() > STALL_AFTER_S

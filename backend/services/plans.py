@@ -7,28 +7,24 @@ and the 12,504 reconstructions were cut into 8 bulks of 200 source images, each 
 version (never an overwrite), with the seeded split itself, so what was compressed and cut can
 always be traced to the version that asked for it.
 
-Carrying a plan out has two steps, each safe to repeat: *start compression* adds the missing
-compression jobs, and *cut bulks and batches* places every source image whose planned
-reconstructions all exist and that is not in a bulk yet, after :func:`check_plan` found no broken
-rule. The planning itself is :mod:`backend.planning` (pure); this module feeds it rows and
-writes its result.
+Carrying a plan out has two steps, each safe to repeat: *start compression* (here) adds the
+missing compression jobs, and *cut bulks and batches* (:mod:`backend.services.plan_cuts`) places
+every source image whose planned reconstructions all exist and is not in a bulk yet. The
+planning itself is :mod:`backend.planning` (pure); this module feeds it rows and writes its
+result.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import func, insert, text
 from sqlmodel import Session, col, select
 
 from backend.models import (
     AuditEntry,
-    Batch,
-    BatchItem,
-    Bulk,
     CompressionJob,
     JobStatus,
     Reconstruction,
@@ -38,11 +34,10 @@ from backend.models import (
     SourceStatus,
     StudyPlan,
 )
-from backend.planning.bulks import Plan, check_plan, plan_bulks_and_batches, preview
+from backend.planning.bulks import check_plan, plan_bulks_and_batches, preview
 from backend.planning.halves import CODEC_SETS, HALVES, SETTINGS, Half, split_halves
 from backend.planning.halves import Reconstruction as Planned
-from backend.services import compression
-from workers.codecs.registry import REGISTRY
+from backend.services import compression, worker_reports
 
 DEFAULT_NAME = "study"
 MAX_SEED = 2**31 - 1
@@ -64,8 +59,14 @@ class PlanParams:
     bulk_size: int = 200
     batch_size: int = 25
 
-    def problems(self) -> list[str]:
-        """Every reason to refuse these choices, as readable lines."""
+    @property
+    def codecs(self) -> list[str]:
+        """Every codec of the plan, each once, in the order the halves name them."""
+        return list(dict.fromkeys(c for h in HALVES for c in self.codec_sets.get(h, ())))
+
+    def problems(self, known_codecs: Collection[str]) -> list[str]:
+        """Every reason to refuse these choices, as readable lines. ``known_codecs``: the ids
+        the platform knows (the paper's and those any worker reported)."""
         out: list[str] = []
         if not 0 <= self.seed <= MAX_SEED:
             out.append(f"the seed must be between 0 and {MAX_SEED}")
@@ -73,7 +74,7 @@ class PlanParams:
             codecs = self.codec_sets.get(half, ())
             if not codecs:
                 out.append(f"half {half} needs at least one codec")
-            unknown = [c for c in codecs if c not in REGISTRY]
+            unknown = [c for c in codecs if c not in known_codecs]
             if unknown:
                 out.append(f"half {half}: unknown codec ids {', '.join(unknown)}")
             if len(set(codecs)) != len(codecs):
@@ -110,6 +111,23 @@ class PlanParams:
         )
 
 
+def default_params(offered: Collection[str]) -> PlanParams:
+    """The paper's choices, less the codecs that no live worker offers: a fresh form never
+    preselects a codec that cannot run (the admin may still tick it; the plan then says so)."""
+    return PlanParams(
+        codec_sets={h: tuple(c for c in CODEC_SETS[h] if c in offered) for h in HALVES}
+    )
+
+
+def codec_warnings(session: Session, params: PlanParams) -> list[str]:
+    """One line per codec of the plan that no live worker offers yet (not a refusal: a plan may
+    name a codec before its worker runs; starting its compression is refused until then)."""
+    return [
+        f"codec {o.codec_id} ({o.name}): {o.reason}"
+        for o in worker_reports.unoffered(session, params.codecs)
+    ]
+
+
 def eligible_sources(session: Session) -> list[tuple[int, str]]:
     """``(source id, dataset name)`` of the prepared images: not removed by prescreening and not
     anonymised."""
@@ -133,16 +151,18 @@ class PlanPreview:
     layout: dict[str, Any]
     problems: list[str]
     halves: dict[int, Half]
+    warnings: list[str] = field(default_factory=list)
 
 
 def preview_plan(session: Session, params: PlanParams) -> PlanPreview:
     """Split the eligible images and lay out the would-be bulks and batches."""
-    problems = params.problems()
+    problems = params.problems(worker_reports.codec_offers(session))
     sources = eligible_sources(session)
     halves: dict[int, Half] = {}
     if not problems:
         halves = {int(i): h for i, h in split_halves(sources, params.seed).items()}
-    return _preview(sources, halves, params, problems)
+    found = _preview(sources, halves, params, problems)
+    return replace(found, warnings=codec_warnings(session, params))
 
 
 def _preview(
@@ -246,7 +266,9 @@ def save_plan(
 def start_compression(session: Session, plan: StudyPlan, user_id: int | None) -> int:
     """Add the plan's missing compression jobs and queue them; returns how many were queued.
 
-    Images removed or anonymised since the version was saved are left out.
+    Images removed or anonymised since the version was saved are left out. Raises
+    :class:`~backend.services.worker_reports.CodecNotOfferedError`, adding nothing, when a
+    codec that still lacks jobs is one no live worker offers.
     """
     params = PlanParams.from_row(plan)
     halves = halves_of(plan)
@@ -262,16 +284,20 @@ def start_compression(session: Session, plan: StudyPlan, user_id: int | None) ->
             )
         ).all()
     }
-    new_ids: list[int] = []
+    wanted: dict[Half, list[int]] = {}
+    lacking: set[str] = set()
     for half in HALVES:
         pairs = params.codec_settings(half)
-        ids = [
-            i
-            for i, h in halves.items()
-            if h == half and i in still and any((i, c, x.value) not in existing for c, x in pairs)
-        ]
-        if ids:
-            new_ids += compression.create_jobs(session, ids, pairs)
+        for i, h in halves.items():
+            if h == half and i in still:
+                absent = {c for c, x in pairs if (i, c, x.value) not in existing}
+                if absent:
+                    wanted.setdefault(half, []).append(i)
+                    lacking |= absent
+    worker_reports.require_offered(session, sorted(lacking))
+    new_ids: list[int] = []
+    for half, ids in wanted.items():
+        new_ids += compression.create_jobs(session, ids, params.codec_settings(half))
     session.add(
         AuditEntry(
             actor_id=user_id,
@@ -283,165 +309,6 @@ def start_compression(session: Session, plan: StudyPlan, user_id: int | None) ->
     session.commit()
     compression.start_jobs(new_ids)
     return len(new_ids)
-
-
-# --- cutting bulks and batches -------------------------------------------------------------------
-
-
-@dataclass
-class Cut:
-    """The would-be (or written) bulks and batches of one plan version."""
-
-    planned_images: int
-    ready_images: int
-    waiting_images: int
-    placed_images: int
-    plan: Plan | None
-    problems: list[str]
-    recon_ids: dict[Planned, int]
-    bulk_offset: int = 0
-    written_bulks: list[int] = field(default_factory=list)
-
-    @property
-    def summary(self) -> dict[str, Any]:
-        layout = {} if self.plan is None else preview(self.plan)
-        return {
-            "planned_images": self.planned_images,
-            "ready_images": self.ready_images,
-            "waiting_images": self.waiting_images,
-            "placed_images": self.placed_images,
-            **{k: v for k, v in layout.items() if k != "per_bulk"},
-            "per_bulk": [
-                {**row, "bulk": row["bulk"] + self.bulk_offset}
-                for row in layout.get("per_bulk", [])
-            ],
-        }
-
-
-def _placed_reconstructions(session: Session) -> set[int]:
-    """Reconstructions already in a bulk's batch (agreement batches outside bulks don't count)."""
-    return set(
-        session.exec(
-            select(BatchItem.reconstruction_id)
-            .join(Batch, Batch.id == BatchItem.batch_id)  # type: ignore[arg-type]
-            .where(col(Batch.bulk_id).is_not(None))
-        ).all()
-    )
-
-
-def prepare_cut(session: Session, plan: StudyPlan) -> Cut:
-    """Work out the cut without writing: which images are ready, the layout, broken rules."""
-    params = PlanParams.from_row(plan)
-    halves = halves_of(plan)
-    still = {i for i, _ in eligible_sources(session)}
-    halves = {i: h for i, h in halves.items() if i in still}
-    wanted = {
-        i: {(c, s) for c in params.codec_sets[h] for s in params.settings}
-        for i, h in halves.items()
-    }
-    rows = session.exec(
-        select(
-            col(Reconstruction.id),
-            col(Reconstruction.source_image_id),
-            col(Reconstruction.codec_id),
-            col(Reconstruction.setting),
-        )
-        .join(SourceImage, col(SourceImage.id) == col(Reconstruction.source_image_id))
-        .where(col(SourceImage.status) == SourceStatus.prepared)
-    ).all()
-    placed = _placed_reconstructions(session)
-    found: dict[int, dict[tuple[str, str], int]] = defaultdict(dict)
-    touched: set[int] = set()
-    for recon_id, source_id, codec_id, setting in rows:
-        key = (codec_id, Setting(setting).value)
-        if key in wanted.get(source_id, ()):
-            found[source_id][key] = int(recon_id or 0)
-            if recon_id in placed:
-                touched.add(source_id)
-    ready = [i for i in sorted(wanted) if i not in touched and len(found[i]) == len(wanted[i])]
-    recon_ids = {
-        Planned(i, codec, setting): found[i][(codec, setting)]
-        for i in ready
-        for codec, setting in sorted(wanted[i])
-    }
-    waiting = len(wanted) - len(ready) - len(touched)
-    plan_layout = None
-    problems: list[str] = []
-    if recon_ids:
-        planned = list(recon_ids)
-        plan_layout = plan_bulks_and_batches(
-            planned,
-            bulk_size_images=params.bulk_size,
-            batch_size=params.batch_size,
-            seed=plan.seed,
-        )
-        problems = check_plan(plan_layout, planned)
-    offset = session.exec(select(func.max(Bulk.number))).one() or 0
-    return Cut(
-        planned_images=len(wanted),
-        ready_images=len(ready),
-        waiting_images=waiting,
-        placed_images=len(touched),
-        plan=plan_layout,
-        problems=problems,
-        recon_ids=recon_ids,
-        bulk_offset=int(offset),
-    )
-
-
-def cut_bulks(session: Session, plan: StudyPlan, user_id: int | None) -> Cut:
-    """Write the cut in one transaction, or nothing when a rule is broken or nothing is ready.
-
-    Cuts are serialised by locking the plan rows, so two admins pressing the button at once
-    cannot place an image twice; a repeated cut finds the images placed and adds nothing.
-    """
-    session.exec(select(StudyPlan.id).with_for_update()).all()
-    cut = prepare_cut(session, plan)
-    if cut.problems:
-        session.rollback()
-        raise PlanError("the cut breaks planning rules: " + "; ".join(cut.problems[:10]))
-    if cut.plan is None:
-        session.rollback()
-        return cut
-    items: list[dict[str, int]] = []
-    for bulk in cut.plan.bulks:
-        number = cut.bulk_offset + bulk.index
-        bulk_row = Bulk(plan_id=plan.id, number=number, name=f"Bulk {number}")
-        session.add(bulk_row)
-        session.flush()
-        batch_rows = [
-            Batch(bulk_id=bulk_row.id, number=b.index, name=f"Bulk {number} · batch {b.index:02d}")
-            for b in bulk.batches
-        ]
-        session.add_all(batch_rows)
-        session.flush()
-        for batch_row, batch in zip(batch_rows, bulk.batches, strict=True):
-            items += [
-                {
-                    "batch_id": batch_row.id,  # type: ignore[dict-item]
-                    "position": position,
-                    "reconstruction_id": cut.recon_ids[item],
-                }
-                for position, item in enumerate(batch.items)
-            ]
-        cut.written_bulks.append(number)
-    session.execute(insert(BatchItem), items)
-    summary = cut.summary
-    session.add(
-        AuditEntry(
-            actor_id=user_id,
-            action="cut_bulks",
-            target=f"studyplan:{plan.name}:v{plan.version}",
-            detail={k: v for k, v in summary.items() if k != "per_bulk"},
-        )
-    )
-    session.commit()
-    if session.get_bind().dialect.name == "postgresql":
-        # Thousands of rows arrived at once: refresh the planner's statistics now rather than
-        # at autovacuum's next pass, so the progress queries are planned well right away.
-        session.execute(text("ANALYZE bulk, batch, batchitem"))
-        session.commit()
-    return cut
 
 
 @dataclass(frozen=True)

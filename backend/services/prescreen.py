@@ -24,6 +24,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from backend.agreement import cohen_kappa, fleiss_kappa
 from backend.models import (
     PrescreenRating,
     PrescreenVote,
@@ -194,36 +195,6 @@ def overview(session: Session, rater_id: int) -> Overview:
 
 
 # --- agreement ---------------------------------------------------------------------------------
-
-
-def cohen_kappa(a: np.ndarray, b: np.ndarray, n_categories: int) -> float | None:
-    """Cohen's κ of two raters' category codes on the same items; None when undefined."""
-    if a.size == 0:
-        return None
-    table = np.zeros((n_categories, n_categories), dtype=float)
-    np.add.at(table, (a, b), 1.0)
-    table /= a.size
-    observed = float(np.trace(table))
-    expected = float(table.sum(axis=1) @ table.sum(axis=0))
-    if np.isclose(expected, 1.0):
-        return None
-    return (observed - expected) / (1.0 - expected)
-
-
-def fleiss_kappa(codes: np.ndarray, n_categories: int) -> float | None:
-    """Fleiss' κ for an items × raters matrix of category codes, every cell filled."""
-    n_items, n_raters = codes.shape
-    if n_items == 0 or n_raters < 2:
-        return None
-    counts = np.zeros((n_items, n_categories), dtype=float)
-    np.add.at(counts, (np.repeat(np.arange(n_items), n_raters), codes.ravel()), 1.0)
-    per_item = (np.square(counts).sum(axis=1) - n_raters) / (n_raters * (n_raters - 1))
-    observed = float(per_item.mean())
-    shares = counts.sum(axis=0) / (n_items * n_raters)
-    expected = float(np.square(shares).sum())
-    if np.isclose(expected, 1.0):
-        return None
-    return (observed - expected) / (1.0 - expected)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,13 +5,20 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from backend.api.deps import SESSION_COOKIE, Principal, SessionDep, get_optional_principal
-from backend.api.routes.auth import set_session_cookie
-from backend.api.routes.batches import batches_for
+from backend.api.deps import (
+    SESSION_COOKIE,
+    Principal,
+    SessionDep,
+    get_optional_principal,
+    set_session_cookie,
+)
 from backend.models import Role
 from backend.services import auth as auth_service
+from backend.services import batches as batch_service
 from backend.services import labeling
+from backend.views.errors import error_page
 from backend.views.templating import templates
+from backend.views.workspace import render_workspace
 
 router = APIRouter(include_in_schema=False)
 
@@ -93,7 +100,7 @@ def logout_submit(
 def batches_page(request: Request, session: SessionDep, principal: OptionalPrincipal) -> Response:
     if principal is None:
         return _login_redirect(request)
-    batches = [b.model_dump() for b in batches_for(session, principal.user)]
+    batches = [b.model_dump() for b in batch_service.batches_for(session, principal.user)]
     template = "partials/batch_rows.html" if request.headers.get("HX-Request") else "batches.html"
     return templates.TemplateResponse(request, template, _context(principal, batches=batches))
 
@@ -102,34 +109,22 @@ def batches_page(request: Request, session: SessionDep, principal: OptionalPrinc
 def workspace_page(
     batch_id: int, request: Request, session: SessionDep, principal: OptionalPrincipal
 ) -> Response:
+    """The labeler's own batch. An admin who holds no assignment on it is sent to the
+    read-only review of the labeler's work instead of an editable copy of her own."""
     if principal is None:
         return _login_redirect(request)
     found = labeling.batch_for_user(session, principal.user, batch_id)
     if found is None:
+        return error_page(request, status.HTTP_404_NOT_FOUND, "No such batch.")
+    batch, assignment = found
+    if assignment is None:
+        held = batch_service.assignments_of_batch(session, batch_id)
+        if len(held) == 1:
+            return RedirectResponse(
+                f"/admin/assignments/{held[0].assignment.id}/review", status.HTTP_303_SEE_OTHER
+            )
         return templates.TemplateResponse(
-            request,
-            "not_found.html",
-            _context(principal, message="No such batch."),
-            status_code=status.HTTP_404_NOT_FOUND,
+            request, "admin/review_choice.html", _context(principal, batch=batch, held=held)
         )
-    batch, _assignment = found
     n_items, _ = labeling.batch_progress(session, batch_id, principal.user.id)  # type: ignore[arg-type]
-    try:
-        start_index = max(0, int(request.query_params.get("i", "0")))
-    except ValueError:
-        start_index = 0
-    return templates.TemplateResponse(
-        request,
-        "workspace.html",
-        _context(
-            principal,
-            batch={
-                "id": batch.id,
-                "name": batch.name,
-                "n_items": n_items,
-                "annotate_all_instances": batch.annotate_all_instances,
-            },
-            start_index=start_index,
-            diff_scale=request.app.state.tile_service.diff_scale,
-        ),
-    )
+    return render_workspace(request, principal, batch, n_items=n_items)

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { SaveQueue } from '../static/js/save-queue.js';
+import { SaveQueue, backoffDelay } from '../static/js/save-queue.js';
 
 class FakeError extends Error {
   constructor(status) {
@@ -116,4 +116,44 @@ test('retry delays grow and are capped', () => {
   assert.equal(q.retryDelay(1), 1000);
   assert.equal(q.retryDelay(3), 4000);
   assert.equal(q.retryDelay(20), 30000);
+});
+
+test('the backoff doubles, is capped, and jitters by at most a fifth', () => {
+  const fixed = (random) => (attempt) => backoffDelay(attempt, { random });
+  assert.deepEqual([0, 1, 2, 3].map(fixed(() => 0.5)), [500, 1000, 2000, 4000]);
+  assert.equal(fixed(() => 0.5)(10), 30000);
+  assert.equal(fixed(() => 0)(0), 400);
+  assert.equal(fixed(() => 0.999999)(0), 600);
+  assert.equal(backoffDelay(2, { baseDelayMs: 10, maxDelayMs: 25, random: () => 0.5 }), 25);
+});
+
+test('a refused op reaches onFailure with what it was queued with', async () => {
+  const refused = [];
+  const q = quickQueue({ onFailure: (op, err) => op.onRefused(err) });
+  q.enqueue({
+    key: 'a',
+    group: 'img',
+    kind: 'create',
+    onRefused: (err) => refused.push(['img', err.status]),
+    send: async () => {
+      throw new FakeError(422);
+    },
+  });
+  await q.whenIdle('img');
+  assert.deepEqual(refused, [['img', 422]]);
+  assert.equal(q.pendingCount(), 0);
+});
+
+test('whenIdle waits for its own group only', async () => {
+  const q = quickQueue();
+  let release;
+  q.enqueue({ key: 'slow', group: 'other', kind: 'create', send: () => new Promise((r) => { release = r; }) });
+  let done = false;
+  q.enqueue({ key: 'b', group: 'img', kind: 'create', send: async () => { done = true; } });
+  await q.whenIdle('img');
+  assert.equal(done, true);
+  assert.equal(q.pendingCount('other'), 1);
+  release();
+  await q.whenIdle();
+  assert.equal(q.pendingCount(), 0);
 });

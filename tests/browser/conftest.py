@@ -47,7 +47,7 @@ def live_server(data_dir: Path, tmp_path: Path) -> Iterator[str]:
             sys.executable,
             "-m",
             "uvicorn",
-            "backend.main:create_app",
+            "workers.embedded:create_app",  # as `sclic serve` without REDIS_URL
             "--factory",
             "--host",
             "127.0.0.1",

@@ -14,7 +14,6 @@ from starlette.routing import Mount
 from starlette.testclient import TestClient
 
 from backend.iiif import (
-    IIIFFirst,
     ResolvedImage,
     TileService,
     build_iiif_app,
@@ -163,7 +162,7 @@ def test_anonymous_gets_the_resolvers_401(client: TestClient) -> None:
     assert client.get(f"/iiif/3/{COFFEE_ID}/info.json").status_code == 401
 
 
-def test_warm_tile_comes_from_memory(client: TestClient, service: TileService) -> None:
+def test_warm_tile_comes_from_the_disk_cache(client: TestClient, service: TileService) -> None:
     client.get(TILE)
     assert service.cached(ASTRONAUT_ID, "0,0,256,256", "256,256", "0", "default", "jpg")
     assert service.sources._items  # decoded once for the cold request
@@ -226,26 +225,3 @@ def test_standalone_app_renders_the_resolvers_http_exception(
     assert response.status_code == 401
     assert response.text == "login required"
     assert response.headers["www-authenticate"] == "Cookie"
-
-
-def test_iiif_first_wrapper(service: TileService, images: dict[str, ResolvedImage]) -> None:
-    async def resolver(request: Request, identifier: str) -> ResolvedImage | None:
-        if "session" not in request.cookies:
-            raise HTTPException(status_code=401, detail="login required")
-        return images.get(identifier)
-
-    inner = FastAPI()
-
-    @inner.get("/hello")
-    def hello() -> dict[str, str]:
-        return {"hello": "world"}
-
-    with TestClient(IIIFFirst(inner, build_iiif_app(service, resolver))) as test_client:
-        assert test_client.get("/hello").json() == {"hello": "world"}
-        assert test_client.get(TILE).status_code == 401
-        test_client.cookies.set("session", "x")
-        assert test_client.get(TILE).status_code == 200
-        assert test_client.get(f"/iiif/3/{'b' * 40}/info.json").status_code == 404
-        info = test_client.get(f"/iiif/3/{COFFEE_ID}/info.json").json()
-        assert info["id"] == f"http://testserver/iiif/3/{COFFEE_ID}"
-        assert test_client.get("/iiif/3x/anything").status_code == 404  # FastAPI's own 404

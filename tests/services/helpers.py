@@ -12,7 +12,14 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
-from backend.models import Reconstruction, Setting, SourceDataset, SourceImage, SourceStatus
+from backend.models import (
+    Reconstruction,
+    Setting,
+    SourceDataset,
+    SourceImage,
+    SourceStatus,
+    StudyPlan,
+)
 
 
 def _hex(text: str, n: int) -> str:
@@ -93,22 +100,26 @@ def fake_reconstructions(
     return {(s, c, Setting(x).value): i for i, s, c, x in found}
 
 
+def planned_triples(plan: StudyPlan) -> list[tuple[int, str, str]]:
+    """``(source id, codec id, setting)`` of every reconstruction that ``plan`` asks for."""
+    from backend.services import plans
+
+    params = plans.PlanParams.from_row(plan)
+    return [
+        (i, c, s)
+        for i, h in plans.halves_of(plan).items()
+        for c in params.codec_sets[h]
+        for s in params.settings
+    ]
+
+
 def fake_study(session: Session, n_sources: int = 20, batch_size: int = 8, seed: int = 0) -> int:
     """Fake sources, a saved plan, all its reconstructions, cut into bulks; returns the plan id."""
-    from backend.services import plans
+    from backend.services import plan_cuts, plans
 
     fake_sources(session, n_sources)
     params = plans.PlanParams(seed=seed, bulk_size=200, batch_size=batch_size)
     plan, _ = plans.save_plan(session, params, None)
-    halves = plans.halves_of(plan)
-    fake_reconstructions(
-        session,
-        [
-            (i, c, s)
-            for i, h in halves.items()
-            for c in params.codec_sets[h]
-            for s in params.settings
-        ],
-    )
-    plans.cut_bulks(session, plan, None)
+    fake_reconstructions(session, planned_triples(plan))
+    plan_cuts.cut_bulks(session, plan, None)
     return plan.id  # type: ignore[return-value]

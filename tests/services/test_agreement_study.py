@@ -19,6 +19,8 @@ from backend.models import (
     Role,
     User,
 )
+from backend.services import agreement_picture as pictures
+from backend.services import agreement_runs as runs
 from backend.services import agreement_study as studies
 from tests.utils.factories import make_batch, make_user
 
@@ -238,7 +240,7 @@ def test_status_counts_done_images_per_labeler_and_batch(session: Session) -> No
 
 def test_study_input_leaves_unfinished_work_out(session: Session) -> None:
     built = build_study(session)
-    data = studies.study_input(session, built.study)
+    data = runs.study_input(session, built.study)
     assert data.labelers == LABELERS
     assert list(data.images) == built.specs()
     assert sorted(data.boxes, key=repr) == sorted(built.boxes, key=repr)
@@ -250,8 +252,8 @@ def test_study_input_leaves_unfinished_work_out(session: Session) -> None:
 
 def test_run_equals_compute_agreement_on_the_same_boxes(session: Session) -> None:
     built = build_study(session)
-    params = studies.run_params(grids=[4, 1, 2], rule="paper", bootstrap=200, seed=7)
-    run = studies.run_analysis(session, built.study, params, built.admin)
+    params = runs.run_params(grids=[4, 1, 2], rule="paper", bootstrap=200, seed=7)
+    run = runs.run_analysis(session, built.study, params, built.admin)
 
     expected = compute_agreement(
         built.specs(),
@@ -280,8 +282,8 @@ def test_run_equals_compute_agreement_on_the_same_boxes(session: Session) -> Non
 
 def test_runs_are_kept(session: Session) -> None:
     built = build_study(session)
-    first = studies.run_analysis(
-        session, built.study, studies.run_params([1, 2], bootstrap=50, seed=1), built.admin
+    first = runs.run_analysis(
+        session, built.study, runs.run_params([1, 2], bootstrap=50, seed=1), built.admin
     )
     first_params, first_result = dict(first.params), list(first.result)
     # Cat finishes image 0 before the second run.
@@ -294,10 +296,10 @@ def test_runs_are_kept(session: Session) -> None:
     review.done = True
     session.add(review)
     session.commit()
-    second = studies.run_analysis(
+    second = runs.run_analysis(
         session,
         built.study,
-        studies.run_params([1, 2], rule="largest-share", bootstrap=50, seed=2),
+        runs.run_params([1, 2], rule="largest-share", bootstrap=50, seed=2),
         built.admin,
     )
     assert second.id != first.id
@@ -306,9 +308,9 @@ def test_runs_are_kept(session: Session) -> None:
     again = session.get(AgreementRun, first.id)
     assert again is not None
     assert (again.params, again.result) == (first_params, first_result)
-    assert [r.id for r in studies.list_runs(session, built.study)] == [second.id, first.id]
-    assert studies.get_run(session, built.study, first.id or 0) is not None
-    assert studies.get_run(session, built.study, 999) is None
+    assert [r.id for r in runs.list_runs(session, built.study)] == [second.id, first.id]
+    assert runs.get_run(session, built.study, first.id or 0) is not None
+    assert runs.get_run(session, built.study, 999) is None
 
 
 @pytest.mark.parametrize(
@@ -330,7 +332,7 @@ def test_runs_are_kept(session: Session) -> None:
 )
 def test_run_params_are_bounded(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(studies.StudyInputError, match=message):
-        studies.run_params(**kwargs)  # type: ignore[arg-type]
+        runs.run_params(**kwargs)  # type: ignore[arg-type]
 
 
 def test_run_without_finished_images_is_refused(session: Session) -> None:
@@ -340,15 +342,15 @@ def test_run_without_finished_images_is_refused(session: Session) -> None:
         session, name="S", batch_ids=[one.batch.id], labeler_ids=[ann.id, ben.id], created_by=None
     )
     with pytest.raises(studies.StudyInputError, match="cannot measure agreement yet"):
-        studies.run_analysis(session, study, studies.RunParams(bootstrap=0), None)
+        runs.run_analysis(session, study, runs.RunParams(bootstrap=0), None)
     assert _count(session, AgreementRun) == 0
 
 
 def test_oversized_run_is_refused(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
     built = build_study(session)
-    monkeypatch.setattr(studies, "MAX_DRAWS", 1000)
+    monkeypatch.setattr(runs, "MAX_DRAWS", 1000)
     with pytest.raises(studies.StudyInputError, match="bootstrap units"):
-        studies.run_analysis(session, built.study, studies.run_params([16]), built.admin)
+        runs.run_analysis(session, built.study, runs.run_params([16]), built.admin)
     assert _count(session, AgreementRun) == 0
 
 
@@ -357,7 +359,7 @@ def test_oversized_run_is_refused(session: Session, monkeypatch: pytest.MonkeyPa
 
 def test_picture_has_every_finished_labelers_boxes_and_unit_categories(session: Session) -> None:
     built = build_study(session)
-    picture = studies.study_picture(session, built.study, 3, 2, "paper")
+    picture = pictures.study_picture(session, built.study, 3, 2, "paper")
     im3 = built.images[3]
     assert (picture.blind_name, picture.width, picture.height) == (
         im3.blind_name,
@@ -379,7 +381,7 @@ def test_picture_has_every_finished_labelers_boxes_and_unit_categories(session: 
 
 def test_picture_leaves_unfinished_labeler_out(session: Session) -> None:
     built = build_study(session)
-    picture = studies.study_picture(session, built.study, 0, 1, "paper")
+    picture = pictures.study_picture(session, built.study, 0, 1, "paper")
     assert {b.labeler for b in picture.boxes} == {"ann", "ben"}
     present = {lab.name: lab.present for lab in picture.labelers}
     assert present == {"ann": True, "ben": True, "cat": False}
@@ -389,8 +391,8 @@ def test_picture_leaves_unfinished_labeler_out(session: Session) -> None:
 def test_picture_refuses_unknown_image_and_grid(session: Session) -> None:
     built = build_study(session)
     with pytest.raises(studies.ImageNotInStudyError):
-        studies.study_picture(session, built.study, 4, 2, "paper")
+        pictures.study_picture(session, built.study, 4, 2, "paper")
     with pytest.raises(studies.StudyInputError, match="grid size"):
-        studies.study_picture(session, built.study, 0, 0, "paper")
+        pictures.study_picture(session, built.study, 0, 0, "paper")
     with pytest.raises(studies.StudyInputError, match="unit rule"):
-        studies.study_picture(session, built.study, 0, 2, "nope")
+        pictures.study_picture(session, built.study, 0, 2, "nope")

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from backend.demo import png_bytes
 from backend.ingest.prepare import PrepareOptions
-from backend.models import IngestRun, JobStatus, SourceDataset, SourceImage
+from backend.models import SourceDataset, SourceImage
 from backend.services import ingest_db
 from backend.services.store import absolute, store_root
 from tests.ingest.factories import encode, png16, png_bomb
@@ -146,49 +146,13 @@ def test_dataset_keeps_its_first_scale(session):
         ingest_db.dataset_for(session, "x", 1.5)
 
 
-def test_background_run_keeps_counts_and_report(session, corpus):
-    folder, _ = corpus
-    dataset = ingest_db.dataset_for(session, "runs", None)
-    run = ingest_db.create_run(
-        session,
-        dataset,
-        kind="folder",
-        source=str(folder),
-        options=ingest_db.IngestOptions(),
-        user_id=None,
-    )
-    ingest_db.start_run(run.id)
-    ingest_db.wait_for(run.id, timeout=120)
-    session.expire_all()
-    done = session.get(IngestRun, run.id)
-    assert done.status == JobStatus.done and done.finished_at is not None
-    assert (done.total, done.processed, done.taken, done.refused) == (11, 11, 3, 8)
-    report = ingest_db.report_of(done)
-    assert report.counts()["refused_by_reason"]["duplicate"] == 1
-    assert "astronaut.png" in report.to_csv()
-
-
-def test_run_of_a_vanished_folder_fails_with_its_reason(session, tmp_path):
-    dataset = ingest_db.dataset_for(session, "gone", None)
-    run = ingest_db.create_run(
-        session,
-        dataset,
-        kind="folder",
-        source=str(tmp_path / "nowhere"),
-        options=ingest_db.IngestOptions(),
-        user_id=None,
-    )
-    ingest_db.execute_run(run.id)
-    session.expire_all()
-    failed = session.get(IngestRun, run.id)
-    assert failed.status == JobStatus.failed and "nowhere" in failed.error
-
-
 def test_cli_prints_the_report_and_exits_zero(session, corpus):
-    from backend.ingest.cli import ingest_app
+    from backend.cli import app
 
     folder, _ = corpus
-    result = CliRunner().invoke(ingest_app, [str(folder), "--dataset", "DIV2K", "--no-recursive"])
+    result = CliRunner().invoke(
+        app, ["ingest", str(folder), "--dataset", "DIV2K", "--no-recursive"]
+    )
     assert result.exit_code == 0, result.output
     assert "taken    astronaut.png" in result.stdout
     assert "refused  bomb.png: decompression_bomb" in result.stdout
@@ -196,16 +160,16 @@ def test_cli_prints_the_report_and_exits_zero(session, corpus):
     session.expire_all()
     dataset = session.exec(select(SourceDataset).where(SourceDataset.name == "DIV2K")).one()
     assert dataset.scale is None
-    again = CliRunner().invoke(ingest_app, [str(folder), "--dataset", "DIV2K"])
+    again = CliRunner().invoke(app, ["ingest", str(folder), "--dataset", "DIV2K"])
     assert again.exit_code == 0
     assert "refused  astronaut.png: duplicate" in again.stdout
 
 
 def test_cli_refuses_a_bad_scale(session, corpus):
-    from backend.ingest.cli import ingest_app
+    from backend.cli import app
 
     folder, _ = corpus
-    result = CliRunner().invoke(ingest_app, [str(folder), "--dataset", "X", "--scale", "0"])
+    result = CliRunner().invoke(app, ["ingest", str(folder), "--dataset", "X", "--scale", "0"])
     assert result.exit_code == 2
     assert session.exec(select(SourceImage)).all() == []
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from backend.models import PrescreenRating, Role, SourceImage, SourceStatus
@@ -67,31 +66,6 @@ def test_next_image_skips_own_votes_and_anonymised_images(session, raters):
         prescreen.vote(session, ada, ids[1], INC)
     prescreen.vote(session, ada, ids[2], BOR)
     assert prescreen.next_image(session, ada.id) is None
-
-
-def test_cohen_kappa_matches_the_textbook_example():
-    # 50 items: both yes 20, a yes / b no 5, a no / b yes 10, both no 15: p_o 0.7, p_e 0.5.
-    a = np.array([1] * 25 + [0] * 25)
-    b = np.array([1] * 20 + [0] * 5 + [1] * 10 + [0] * 15)
-    assert prescreen.cohen_kappa(a, b, 2) == pytest.approx(0.4)
-    assert prescreen.cohen_kappa(np.zeros(5, int), np.zeros(5, int), 3) is None
-
-
-def test_fleiss_kappa_matches_fleiss_1971_worked_example():
-    counts = [
-        [0, 0, 0, 0, 14],
-        [0, 2, 6, 4, 2],
-        [0, 0, 3, 5, 6],
-        [0, 3, 9, 2, 0],
-        [2, 2, 8, 1, 1],
-        [7, 7, 0, 0, 0],
-        [3, 2, 6, 3, 0],
-        [2, 5, 3, 2, 2],
-        [6, 5, 2, 1, 0],
-        [0, 2, 2, 3, 7],
-    ]
-    codes = np.array([[c for c, n in enumerate(row) for _ in range(n)] for row in counts])
-    assert prescreen.fleiss_kappa(codes, 5) == pytest.approx(0.210, abs=0.001)
 
 
 def test_agreement_on_ratings_and_on_the_decision(session, raters):

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from backend.demo import center_crop_multiple, png_bytes
-from backend.imaging import png as strip_png
+from backend.imaging.png import encode as encode_png
 from backend.models import (
     Assignment,
     Batch,
@@ -47,7 +47,7 @@ def make_source(
         original_name=f"{name}.png",
         original_bytes=png_bytes(rgb),
         original_suffix=".png",
-        prepared_png=strip_png.encode(rgb),
+        prepared_png=encode_png(rgb),
         width=rgb.shape[1],
         height=rgb.shape[0],
     )
@@ -75,7 +75,7 @@ def make_reconstruction(
         source,
         codec_id=codec_id,
         setting=setting,
-        png_bytes=strip_png.encode(noisy),
+        png_bytes=encode_png(noisy),
         bitstream=b"bits",
         width=rgb.shape[1],
         height=rgb.shape[0],

@@ -15,12 +15,17 @@ import pytest
 from tests.workers.helpers import save_checkpoint
 
 
-@pytest.fixture(scope="session")
-def photo() -> np.ndarray:
+def astronaut_crop() -> np.ndarray:
     """A 256 × 192 crop of scikit-image's astronaut (RGB uint8)."""
     from skimage import data
 
     return np.ascontiguousarray(data.astronaut()[100:292, 128:384])
+
+
+@pytest.fixture(scope="session")
+def photo() -> np.ndarray:
+    """A 256 × 192 crop of scikit-image's astronaut (RGB uint8)."""
+    return astronaut_crop()
 
 
 @pytest.fixture(scope="session")

@@ -70,3 +70,18 @@ def test_mismatched_inputs() -> None:
         psnr(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 5, 3), np.uint8))
     with pytest.raises(ValueError, match="uint8"):
         psnr(np.zeros((4, 4, 3)), np.zeros((4, 4, 3)))
+
+
+@pytest.mark.parametrize("threads", [1, 3, 8])
+def test_same_scores_whatever_the_number_of_cores(
+    pair: tuple[np.ndarray, np.ndarray], threads: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Strips are a fixed number of rows and summed in order, so the thread count that a
+    machine's cores give changes no digit."""
+    ref, rec = pair
+    expected = quality(ref, rec)
+    monkeypatch.setattr("workers.metrics._STRIP_BYTES", 20_000)  # many strips per thread
+    many_strips = quality(ref, rec)
+    monkeypatch.setattr("workers.metrics.usable_cores", lambda: threads)
+    assert quality(ref, rec) == many_strips
+    assert many_strips.ssim == pytest.approx(expected.ssim, abs=1e-6)

@@ -11,6 +11,7 @@ import time
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlmodel import Session, select
 
@@ -38,7 +39,7 @@ def sent(monkeypatch) -> list[tuple[object, ...]]:
     from workers import tasks
 
     calls: list[tuple[object, ...]] = []
-    monkeypatch.setattr(tasks, "enqueue", lambda *args: calls.append(args))
+    monkeypatch.setattr(tasks, "enqueue", lambda *args, **_: calls.append(args))
     return calls
 
 
@@ -86,7 +87,7 @@ def test_a_reconstruction_that_cannot_be_measured_says_why(session, sent):
     (store_root() / recon.png_path).write_bytes(b"not a png")
     assert measure.run(recon.id) == "failed"
     session.refresh(recon)
-    assert recon.ssim is None and "not a readable PNG" in recon.params["metrics_error"]
+    assert recon.ssim is None and "not a readable PNG" in recon.metrics_error
 
 
 def test_jobs_coded_as_a_batch(session, monkeypatch):
@@ -183,6 +184,86 @@ def test_a_transient_failure_puts_every_unfinished_job_back(session, monkeypatch
     assert [job.status for job in job_rows(session)] == [JobStatus.queued, JobStatus.queued]
     monkeypatch.undo()
     assert tasks.compress_batch.run(ids) == ["done", "done"]
+
+
+def make_noise_source(session: Session, size: int = 64) -> SourceImage:
+    """Noise that the JPEG control codes to the same bytes at its low and high setting: its
+    quality search ends at the lowest quality for both rates."""
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+    return factories.make_source(session, pixels, "noise", "tasks")
+
+
+@pytest.mark.parametrize("together", [False, True], ids=["one-by-one", "in-one-batch"])
+def test_identical_outputs_of_two_jobs_fail_the_second_with_a_reason(session, sent, together):
+    """Defect (issue 11, 6.2): the second job's store failed on the blind name's UNIQUE
+    constraint and the job stayed "running" forever."""
+    from workers.tasks import compress, compress_batch
+
+    source = make_noise_source(session)
+    ids = compression.create_jobs(session, [source.id], [("91", Setting.low), ("91", Setting.high)])
+    if together:
+        assert compress_batch.run(ids) == ["done", "failed"]
+    else:
+        assert [compress.run(job_id) for job_id in ids] == ["done", "failed"]
+    low, high = job_rows(session)
+    assert low.status == JobStatus.done and high.status == JobStatus.failed
+    [recon] = session.exec(select(Reconstruction)).all()
+    assert low.reconstruction_id == recon.id and high.reconstruction_id is None
+    assert high.error.startswith("identical to the low setting's reconstruction (91L)")
+    assert "same bytes" in high.error and recon.blind_name in high.error
+    # The stored file is the first job's, whole, under its blind name.
+    assert sha1_file(store_root() / recon.png_path) == recon.blind_name
+    assert compress.run(high.id) == "failed"  # the same outcome again, never "running"
+    assert job_rows(session)[1].status == JobStatus.failed
+
+
+def test_no_fault_of_ours_leaves_a_job_running(session, sent, monkeypatch):
+    """Whatever a job's coding raises, the job ends with the reason (issue 11, 6.2)."""
+    from workers import tasks
+
+    sources = [make_source(session, name) for name in ("astronaut", "coffee")]
+    ids = compression.create_jobs(session, [s.id for s in sources], [("90", Setting.low)])
+    real_add_row, calls = tasks._add_row, []
+
+    def first_fails(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(args)
+        if len(calls) == 1:
+            raise RuntimeError("a bug in storing")
+        return real_add_row(*args, **kwargs)
+
+    monkeypatch.setattr(tasks, "_add_row", first_fails)
+    assert tasks.compress_batch.run(ids) == ["failed", "done"]
+    first, second = job_rows(session)
+    assert first.status == JobStatus.failed and "RuntimeError: a bug in storing" in first.error
+    assert second.status == JobStatus.done
+
+    # Outside one job's result (starting the claimed jobs, say): every claimed job fails.
+    more = compression.create_jobs(session, [s.id for s in sources], [("90", Setting.high)])
+
+    def broken_start(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise KeyError("a bug before coding")
+
+    monkeypatch.setattr(tasks, "_start", broken_start)
+    assert tasks.compress_batch.run(more) == ["failed", "failed"]
+    for job in job_rows(session)[2:]:
+        assert job.status == JobStatus.failed and "KeyError" in job.error
+
+
+def test_a_job_claimed_by_a_live_worker_is_left_to_it(session, sent):
+    """A second delivery while another worker's claim is fresh does not code the job."""
+    from backend.services import claims
+    from workers.tasks import compress
+
+    source = make_source(session)
+    [job_id] = compression.create_jobs(session, [source.id], [("91", Setting.low)])
+    assert claims.claim(session, CompressionJob, job_id, "another-worker")
+    assert compress.run(job_id) == "running elsewhere"
+    if os.environ.get("REDIS_URL"):
+        assert sent == [("compress", job_id)]  # to look again later
+    job = job_rows(session)[0]
+    assert job.status == JobStatus.running and job.claimed_by == "another-worker"
+    assert session.exec(select(Reconstruction)).all() == []
 
 
 def test_codec_errors_are_recorded_on_the_job(session, tmp_path, monkeypatch):
@@ -361,6 +442,10 @@ def worker_env(data_dir, tmp_path, redis_clean):
         SCLIC_JPEGAI_PYTHON=sys.executable,
         SCLIC_TASK_VISIBILITY_TIMEOUT_S="4",
         SCLIC_TASK_RESTORE_INTERVAL_S="2",
+        # A killed worker's claim goes stale after 10 s; a live one renews it every second.
+        SCLIC_TASK_HEARTBEAT_S="1",
+        SCLIC_TASK_STALE_AFTER_S="10",
+        SCLIC_TASK_BUSY_RECHECK_S="2",
         FAKE_JPEGAI_DELAY="0",
     )
     return env
@@ -459,7 +544,7 @@ def test_worker_killed_mid_job_loses_nothing(session, worker_env, tmp_path):
     workdirs = tmp_path / "worker-tmp"
 
     def half_written() -> list[Path]:
-        return [p for p in workdirs.glob("sclic-ext-*/*") if p.suffix != ".png"]
+        return [p for p in workdirs.glob(".sclic-*.tmp/*") if p.suffix != ".png"]
 
     try:
         compression.start_jobs([job_id])
@@ -479,7 +564,7 @@ def test_worker_killed_mid_job_loses_nothing(session, worker_env, tmp_path):
     assert job.attempts == 2
     [recon] = session.exec(select(Reconstruction)).all()
     # The next worker swept the dead one's work folder; the stored files are whole.
-    assert not partial.parent.exists() and list(workdirs.glob("sclic-ext-*")) == []
+    assert not partial.parent.exists() and list(workdirs.glob(".sclic-*.tmp")) == []
     assert sha1_file(store_root() / recon.png_path) == recon.blind_name
     assert (store_root() / recon.bitstream_path).stat().st_size == recon.bitstream_bytes
 
@@ -513,3 +598,57 @@ def test_worker_killed_while_storing_leaves_no_file_under_a_blind_name(
         [f"{recon.blind_name}.png", f"{recon.blind_name}.sclc"]
     )
     assert sha1_file(store_root() / recon.png_path) == recon.blind_name
+
+
+@needs_redis
+@pytest.mark.worker
+def test_ingest_runs_on_the_cpu_queue_and_a_killed_workers_run_is_finished(
+    session, worker_env, tmp_path
+):
+    """The ingest task on a real worker, killed part-way through: the broker delivers it again,
+    the next worker takes the run over once its claim is stale, and every file is there once."""
+    from backend.models import IngestFile, IngestRun
+    from backend.services import ingest_db, ingest_runs
+    from tests.services.test_ingest_db import stored_files as store_files
+    from tests.services.test_ingest_db import write_corpus
+
+    folder = tmp_path / "incoming"
+    write_corpus(folder)
+    run = ingest_runs.create_run(
+        session,
+        ingest_db.dataset_for(session, "killed", None),
+        kind="folder",
+        source=str(folder),
+        options=ingest_db.IngestOptions(),
+        user_id=None,
+    )
+
+    def current() -> IngestRun:
+        session.expire_all()
+        return session.get(IngestRun, run.id)
+
+    slow = {
+        **worker_env,
+        "PYTHONPATH": str(REPO / "tests" / "workers" / "faults"),
+        "SCLIC_TEST_INGEST_DELAY": "1.5",
+    }
+    first = Worker(slow, tmp_path / "first.log")
+    try:
+        ingest_runs.start_run(run.id)  # REDIS_URL is set: to the cpu queue
+        wait_for(lambda: current().processed >= 2, 60, "two files ingested", first.log)
+        first.kill()
+    finally:
+        first.stop()
+    left = current()
+    assert left.status == JobStatus.running and left.processed < left.total == 11
+    second = Worker(worker_env, tmp_path / "second.log")
+    try:
+        wait_for(lambda: current().status == JobStatus.done, 120, "the run finished", second.log)
+    finally:
+        second.stop()
+    done = current()
+    assert (done.total, done.processed, done.taken, done.refused) == (11, 11, 3, 8)
+    entries = session.exec(select(IngestFile.entry).where(IngestFile.run_id == run.id)).all()
+    assert len(entries) == len(set(entries)) == 11
+    assert len(session.exec(select(SourceImage)).all()) == 3
+    assert len(store_files()) == 6

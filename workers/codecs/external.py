@@ -10,23 +10,23 @@ exist, the ordered levels and two argument templates::
     encode: input image ({input}, PNG or PPM) + {level} → bitstream file ({output})
     decode: bitstream file ({input}) → image ({output}, PNG or PPM)
 
-Programs run without a shell, in a fresh temporary folder that is always removed, in their own
-process group so a time-out kills the whole tree. A failure raises
+Programs run without a shell, in a fresh scratch folder (:func:`~backend.services.store.
+scratch_folder`) that is always removed, in their own session and process group, so a time-out
+or a cancelled task (Celery's soft time limit) kills the whole tree. A worker killed outright
+(``kill -9``) cannot kill it: the program runs on to its end in a folder the next worker's
+sweep has removed, and its output is never read. A failure raises
 :class:`~workers.codecs.errors.ExternalProgramError` carrying the exit status and stderr.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import io
 import json
 import os
 import shutil
 import signal
 import subprocess
-import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from backend.services.store import scratch_folder
 from workers.codecs.base import Availability, Codec, EncodeResult, Header, check_rgb, pack, unpack
 from workers.codecs.errors import (
     BitstreamError,
@@ -42,13 +43,9 @@ from workers.codecs.errors import (
     ExternalProgramError,
     ExternalTimeoutError,
 )
-from workers.leftovers import owner_tag, remove_orphans
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 STDERR_TAIL = 4000
-_WORKDIR_PREFIX = "sclic-ext-"
-_PR_SET_PDEATHSIG = 1
-_PRCTL = ctypes.CDLL(None).prctl if sys.platform.startswith("linux") else None
 _IMAGE_FORMATS = {"png": "PNG", "ppm": "PPM"}
 _RESERVED = ("input", "output", "level", "workdir")
 
@@ -163,8 +160,10 @@ def run_program(
 ) -> str:
     """Run ``argv`` without a shell; return stderr; raise on failure or time-out.
 
-    The program gets its own process group; on time-out the group is killed with SIGKILL, and
-    on Linux the program is also killed if the calling worker dies.
+    The program gets its own session and process group; on time-out, or on any exception
+    that interrupts the wait (a task's soft time limit, a cancelled task), the group is killed
+    with SIGKILL. No code runs in the child before ``exec`` (no ``preexec_fn``, which is unsafe
+    in a process with threads).
     """
     full_env = {**os.environ, **(env or {})}
     try:
@@ -176,7 +175,6 @@ def run_program(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
         )
     except FileNotFoundError as exc:
         raise CodecUnavailableError(
@@ -208,12 +206,6 @@ def run_program(
             stderr=stderr,
         )
     return stderr
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec: on Linux, get SIGKILL when the worker that started it dies."""
-    if _PRCTL is not None:
-        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -312,8 +304,7 @@ class ExternalCodec(Codec):
         level = self.check_level(level)
         height, width = rgb.shape[:2]
         values = self.resolve()
-        with _workdir() as tmp:
-            work = Path(tmp)
+        with scratch_folder() as work:
             src = work / f"input.{self.config.input_format}"
             out = work / f"stream{self.config.bitstream_suffix}"
             Image.fromarray(rgb, "RGB").save(
@@ -324,7 +315,7 @@ class ExternalCodec(Codec):
                 "input": str(src),
                 "output": str(out),
                 "level": str(level),
-                "workdir": tmp,
+                "workdir": str(work),
             }
             self._run(self.config.encode, call, self.config.encode_timeout_s, "encoder")
             payload = _read_output(out, f"{self.name} encoder")
@@ -339,8 +330,7 @@ class ExternalCodec(Codec):
     def decode(self, bitstream: bytes) -> np.ndarray:
         header, payload = unpack(bitstream, self.codec_id)
         values = self.resolve()
-        with _workdir() as tmp:
-            work = Path(tmp)
+        with scratch_folder() as work:
             src = work / f"stream{self.config.bitstream_suffix}"
             out = work / f"output.{self.config.output_format}"
             src.write_bytes(payload)
@@ -349,7 +339,7 @@ class ExternalCodec(Codec):
                 "input": str(src),
                 "output": str(out),
                 "level": str(header.level),
-                "workdir": tmp,
+                "workdir": str(work),
             }
             self._run(self.config.decode, call, self.config.decode_timeout_s, "decoder")
             data = _read_output(out, f"{self.name} decoder")
@@ -385,23 +375,6 @@ class ExternalCodec(Codec):
         if self.config.version:
             info["program_version"] = self.program_version()
         return info
-
-
-def sweep_orphan_workdirs(root: Path | None = None) -> int:
-    """Remove work folders left by killed workers (their owner is gone); returns how many.
-
-    Safe because programs die with the worker that started them (see :func:`run_program`).
-    """
-    root = Path(root or tempfile.gettempdir())
-    # tempfile's random suffix holds no "-": the owner is what lies before the last one.
-    folders = (p for p in root.glob(f"{_WORKDIR_PREFIX}*-*") if p.is_dir())
-    return remove_orphans(folders, _WORKDIR_PREFIX, "-")
-
-
-def _workdir() -> tempfile.TemporaryDirectory[str]:
-    """A fresh work folder named after this process, after sweeping folders of dead ones."""
-    sweep_orphan_workdirs()
-    return tempfile.TemporaryDirectory(prefix=f"{_WORKDIR_PREFIX}{owner_tag()}-")
 
 
 def _reserved_dummy() -> dict[str, str]:

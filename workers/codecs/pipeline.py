@@ -11,46 +11,31 @@ leaves no half-written file; running the same job twice gives the same files.
 
 from __future__ import annotations
 
-import math
-import os
-import platform
-import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from backend.imaging import png
-from backend.services.store import sha1_bytes
+from backend.services.store import sha1_bytes, write_atomic
 from workers.codecs.base import Codec, EncodeResult, check_rgb
 from workers.codecs.errors import CodecError, ImageTooSmallError, InvalidImageError
+from workers.codecs.provenance import ProvenanceMaker
 from workers.codecs.rate import SettingSpec, encode_setting_many
-from workers.codecs.registry import CodecEntry, build_codec, get_entry
-from workers.leftovers import STALE_AFTER_S, owner_tag, remove_orphans
-from workers.metrics import WIN_SIZE, Quality, check_pair, quality
+from workers.codecs.registry import build_codec, get_entry
+from workers.codecs.results import CodedImage, Scores, Timings
+from workers.metrics import WIN_SIZE, check_pair, quality
 
 BITSTREAM_SUFFIX = ".sclc"
 # Failures of the machine, not of an image: worth running the whole call again later.
 RETRYABLE = (ConnectionError, TimeoutError)
-_TEMP_PREFIX = ".sclic-"
 # Per image of a call: its result or error (None until known); a pass's readable images.
-_Outcomes = list[dict[str, Any] | Exception | None]
+_Outcomes = list[CodedImage | Exception | None]
 _Ready = list[tuple[int, np.ndarray, float]]
-_PACKAGES = (
-    "numpy",
-    "pillow",
-    "pyvips",
-    "opencv-python-headless",
-    "zlib-ng",
-    "torch",
-    "compressai",
-)
 
 
 def read_png(path: Path) -> np.ndarray:
@@ -63,71 +48,17 @@ def read_png(path: Path) -> np.ndarray:
         raise InvalidImageError(f"{path}: {exc}") from exc
 
 
-def _write_temp(folder: Path, data: bytes) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=folder, prefix=f"{_TEMP_PREFIX}{owner_tag()}@", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-    return Path(name)
-
-
-def write_atomic(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    tmp = _write_temp(path.parent, data)
-    os.replace(tmp, path)
-    return path
-
-
 def store_blind(out_dir: Path, png_data: bytes, bitstream: bytes) -> tuple[str, Path, Path]:
     """Store a reconstruction under its SHA-1 name and its bitstream beside it.
 
     Returns ``(blind_name, png_path, bitstream_path)``; ``out_dir/ab/abcdef….png``.
     """
     blind = sha1_bytes(png_data)
-    staging = _write_temp(out_dir, png_data)
-    try:
-        shard = out_dir / blind[:2]
-        bitstream_path = write_atomic(shard / f"{blind}{BITSTREAM_SUFFIX}", bitstream)
-        png_path = shard / f"{blind}.png"
-        shard.mkdir(parents=True, exist_ok=True)
-        os.replace(staging, png_path)
-    except BaseException:
-        staging.unlink(missing_ok=True)
-        raise
+    shard = out_dir / blind[:2]
+    # The bitstream first: a PNG under a blind name always has its bitstream beside it.
+    bitstream_path = write_atomic(shard / f"{blind}{BITSTREAM_SUFFIX}", bitstream)
+    png_path = write_atomic(shard / f"{blind}.png", png_data)
     return blind, png_path, bitstream_path
-
-
-@lru_cache(maxsize=1)
-def _package_versions() -> tuple[tuple[str, str], ...]:
-    found = [("python", platform.python_version())]
-    for package in _PACKAGES:
-        try:
-            found.append((package, version(package)))
-        except PackageNotFoundError:
-            continue
-    return tuple(found)
-
-
-def sweep_temp_files(out_dir: Path, older_than_s: float = STALE_AFTER_S) -> int:
-    """Remove the temporary files killed workers left in ``out_dir``: those of a dead process
-    on this host, and any older than ``older_than_s``. Returns how many."""
-    paths = Path(out_dir).rglob(f"{_TEMP_PREFIX}*.tmp")
-    return remove_orphans(paths, _TEMP_PREFIX, "@", older_than_s)
-
-
-def library_versions(described: dict[str, Any]) -> dict[str, str]:
-    """Python and package versions, plus what a codec's ``describe()`` reports."""
-    versions = dict(_package_versions())
-    for key, value in described.items():
-        if key not in ("codec_id", "codec_name", "device"):
-            versions[key] = str(value)
-    return versions
 
 
 @lru_cache(maxsize=32)
@@ -135,25 +66,13 @@ def _codec(codec_id: str, weights_dir: Path | None, device: str | None) -> Codec
     return build_codec(codec_id, weights_dir, device)
 
 
-def scores_dict(scores: Quality) -> dict[str, Any]:
-    """The JSON-ready metric fields of a result (PSNR None, with a reason, when lossless)."""
-    lossy = math.isfinite(scores.psnr)
-    return {
-        "psnr": scores.psnr if lossy else None,
-        "psnr_reason": None if lossy else "identical to the source",
-        "ssim": scores.ssim,
-        "ms_ssim": scores.ms_ssim,
-        "ms_ssim_reason": scores.ms_ssim_reason,
-    }
-
-
-def measure_files(src_png: Path, reconstruction_png: Path) -> dict[str, Any]:
+def measure_files(src_png: Path, reconstruction_png: Path) -> Scores:
     """PSNR, SSIM and MS-SSIM of a stored reconstruction against its source (the ``cpu``
-    queue's part of a job), with ``metrics_s``."""
+    queue's part of a job)."""
     begin = time.perf_counter()
     rgb, reconstruction = read_png(Path(src_png)), read_png(Path(reconstruction_png))
     scores = quality(rgb, reconstruction)
-    return {**scores_dict(scores), "metrics_s": time.perf_counter() - begin}
+    return Scores.of(scores, time.perf_counter() - begin)
 
 
 def run_one(
@@ -165,15 +84,15 @@ def run_one(
     weights_dir: Path | None = None,
     *,
     measure: bool = True,
-) -> dict[str, Any]:
+) -> CodedImage:
     """Code ``src_png`` with codec ``codec_id`` at ``setting`` (``"low"``/``"high"``).
 
-    Returns a JSON-ready dict: paths of the bitstream and the reconstruction PNG, its blind
-    name, size, bytes, bpp, PSNR (None for a lossless result), SSIM, MS-SSIM (or None and
-    ``ms_ssim_reason``), read / encode / decode / metric / store times, device, library
-    versions and the level and parameters used. ``device`` ``None`` picks CUDA when present;
-    ``weights_dir`` ``None`` uses the default weights folder. With ``measure`` False the metric
-    fields are left out, for a worker that leaves them to :func:`measure_files` on another.
+    Returns the stored result: paths of the bitstream and the reconstruction PNG, its blind
+    name, size, bytes, bpp, the level and parameters used, what made it (device, hardware,
+    versions, weights checksum), the times taken and its scores. ``device`` ``None`` picks CUDA
+    when present; ``weights_dir`` ``None`` uses the default weights folder. With ``measure``
+    False the scores are None, for a worker that leaves them to :func:`measure_files` on
+    another.
     """
     [outcome] = run_many(
         codec_id, setting, [src_png], out_dir, device, weights_dir, measure=measure
@@ -193,7 +112,7 @@ def run_many(
     *,
     measure: bool = True,
     model_batch: int | None = None,
-) -> list[dict[str, Any] | Exception]:
+) -> list[CodedImage | Exception]:
     """:func:`run_one` for several images; one result or error per image, in order. An
     unreadable, too small or otherwise failing image fails alone (a codec that cannot run at
     all fails each).
@@ -215,14 +134,14 @@ def run_many(
     outcomes: _Outcomes = [None] * len(paths)
 
     def finish(
-        index: int, rgb: np.ndarray, pair: tuple[EncodeResult, np.ndarray], known: dict[str, Any]
+        index: int, rgb: np.ndarray, pair: tuple[EncodeResult, np.ndarray], made: _Made
     ) -> None:
         try:
-            stored = _store_and_measure(Path(out_dir), rgb, *pair, measure)
+            outcomes[index] = _store_and_measure(
+                Path(out_dir), paths[index], rgb, *pair, made, measure
+            )
         except Exception as exc:
             outcomes[index] = exc
-            return
-        outcomes[index] = {**known, **stored, "source_png": str(paths[index])}
 
     with (
         ThreadPoolExecutor(1, thread_name_prefix="sclic-read") as reader,
@@ -242,16 +161,14 @@ def run_many(
                 coded = _code_pass(codec, spec, ready, outcomes, alone=len(paths) == 1)
                 if coded is None:
                     continue
-                known = _described(codec, entry, setting) | {
-                    "encode_s": coded.encode_s / len(ready),
-                    "decode_s": coded.decode_s / len(ready),
-                }
+                maker = ProvenanceMaker.of(codec.describe(), entry.paper, setting, spec.label)
+                encode_s, decode_s = coded.encode_s / len(ready), coded.decode_s / len(ready)
                 for (index, rgb, read_s), pair in zip(ready, coded.pairs, strict=True):
                     if isinstance(pair, Exception):
                         outcomes[index] = pair
                         continue
-                    extra = {**known, "read_s": read_s}
-                    storing.append(finisher.submit(finish, index, rgb, pair, extra))
+                    made = _Made(maker, spec.target_bpp, read_s, encode_s, decode_s)
+                    storing.append(finisher.submit(finish, index, rgb, pair, made))
         except BaseException:
             # Nothing more to start; what runs finishes (its files are whole) before this returns.
             reader.shutdown(cancel_futures=True)
@@ -310,20 +227,15 @@ def _read_source(path: Path, codec: Codec) -> tuple[np.ndarray, float]:
     return rgb, time.perf_counter() - begin
 
 
-def _described(codec: Codec, entry: CodecEntry, setting: str) -> dict[str, Any]:
-    """What every result of a codec at a setting records besides its own numbers."""
-    info = codec.describe()
-    spec = entry.setting(setting)
-    return {
-        "device": str(info.get("device", "cpu")),
-        "versions": library_versions(info),
-        "codec_id": entry.codec_id,
-        "codec_name": entry.name,
-        "paper_codec": entry.paper,
-        "setting": setting,
-        "setting_label": spec.label,
-        "target_bpp": spec.target_bpp,
-    }
+@dataclass(frozen=True)
+class _Made:
+    """How one image of a pass was made: what the pass shares and its share of the times."""
+
+    maker: ProvenanceMaker
+    target_bpp: float | None
+    read_s: float
+    encode_s: float
+    decode_s: float
 
 
 @dataclass
@@ -370,11 +282,13 @@ def codes_in_batches(codec_id: str) -> bool:
 
 def _store_and_measure(
     out_dir: Path,
+    source_png: Path,
     rgb: np.ndarray,
     result: EncodeResult,
     reconstruction: np.ndarray,
+    made: _Made,
     measure: bool,
-) -> dict[str, Any]:
+) -> CodedImage:
     check_pair(rgb, reconstruction)
 
     def store() -> tuple[tuple[str, Path, Path], float]:
@@ -382,7 +296,7 @@ def _store_and_measure(
         stored = store_blind(out_dir, png.encode(reconstruction), result.bitstream)
         return stored, time.perf_counter() - began
 
-    measured: dict[str, Any] = {}
+    scores: Scores | None = None
     if not measure:
         (blind, png_path, bitstream_path), store_s = store()
     else:
@@ -390,19 +304,21 @@ def _store_and_measure(
         with ThreadPoolExecutor(1, thread_name_prefix="sclic-store") as pool:
             storing = pool.submit(store)
             began = time.perf_counter()
-            scores = quality(rgb, reconstruction)
-            measured = {**scores_dict(scores), "metrics_s": time.perf_counter() - began}
+            scores = Scores.of(quality(rgb, reconstruction), time.perf_counter() - began)
             (blind, png_path, bitstream_path), store_s = storing.result()
-    return {
-        "level": result.level,
-        "params": result.params,
-        "bitstream_path": str(bitstream_path),
-        "reconstruction_path": str(png_path),
-        "blind_name": blind,
-        "width": result.width,
-        "height": result.height,
-        "bitstream_bytes": result.num_bytes,
-        "bpp": result.bpp,
-        **measured,
-        "store_s": store_s,
-    }
+    return CodedImage(
+        source_png=source_png,
+        blind_name=blind,
+        reconstruction_path=png_path,
+        bitstream_path=bitstream_path,
+        width=result.width,
+        height=result.height,
+        level=result.level,
+        bitstream_bytes=result.num_bytes,
+        bpp=result.bpp,
+        target_bpp=made.target_bpp,
+        params=dict(result.params),
+        provenance=made.maker.provenance(result.level, result.params),
+        timings=Timings(made.read_s, made.encode_s, made.decode_s, store_s),
+        scores=scores,
+    )

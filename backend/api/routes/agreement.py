@@ -19,6 +19,7 @@ from backend.agreement import DEFAULT_GRIDS
 from backend.api.deps import AdminUser, SessionDep, StaffUser
 from backend.models import AgreementRun, AgreementStudy
 from backend.schemas import ListOf
+from backend.services import agreement_runs as runs
 from backend.services import agreement_study as studies
 
 router = APIRouter(prefix="/agreement", tags=["agreement"])
@@ -124,7 +125,7 @@ def _detail(session: Session, study: AgreementStudy) -> StudyDetailOut:
         n_images_complete=state.n_images_complete,
         complete=state.complete,
         copies=copies,
-        runs=[_summary(r) for r in studies.list_runs(session, study)],
+        runs=[_summary(r) for r in runs.list_runs(session, study)],
     )
 
 
@@ -170,8 +171,8 @@ def get_study(study_id: int, session: SessionDep, user: StaffUser) -> StudyDetai
 def create_run(study_id: int, body: RunIn, session: SessionDep, user: AdminUser) -> RunOut:
     study = _study(session, study_id)
     try:
-        params = studies.run_params(body.grids, body.rule, body.bootstrap, body.seed)
-        run = studies.run_analysis(session, study, params, user)
+        params = runs.run_params(body.grids, body.rule, body.bootstrap, body.seed)
+        run = runs.run_analysis(session, study, params, user)
     except studies.StudyInputError as exc:
         raise _refused(session, exc) from None
     return _run_out(run)
@@ -179,7 +180,7 @@ def create_run(study_id: int, body: RunIn, session: SessionDep, user: AdminUser)
 
 @router.get("/studies/{study_id}/runs/{run_id}", response_model=RunOut)
 def get_run(study_id: int, run_id: int, session: SessionDep, user: StaffUser) -> RunOut:
-    run = studies.get_run(session, _study(session, study_id), run_id)
+    run = runs.get_run(session, _study(session, study_id), run_id)
     if run is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such run in this study")
     return _run_out(run)

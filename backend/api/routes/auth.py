@@ -1,24 +1,16 @@
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
-from backend.api.deps import SESSION_COOKIE, CurrentUser, PrincipalDep, SessionDep
-from backend.core.config import get_settings
+from backend.api.deps import (
+    SESSION_COOKIE,
+    CurrentUser,
+    PrincipalDep,
+    SessionDep,
+    set_session_cookie,
+)
 from backend.schemas import LoginIn, LoginOut, UserOut
 from backend.services import auth as auth_service
 
 router = APIRouter(tags=["auth"])
-
-
-def set_session_cookie(response: Response, key: str) -> None:
-    settings = get_settings()
-    response.set_cookie(
-        SESSION_COOKIE,
-        key,
-        max_age=settings.session_max_age_s,
-        httponly=True,
-        samesite="lax",
-        secure=settings.cookie_secure,
-        path="/",
-    )
 
 
 @router.post("/auth/login", response_model=LoginOut)

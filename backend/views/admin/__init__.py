@@ -13,7 +13,17 @@ from backend.views.admin.common import AdminRoute
 
 router = APIRouter(prefix="/admin", include_in_schema=False, route_class=AdminRoute)
 
-_PAGES = ("home", "ingest", "prescreen", "plans", "compression", "assign", "dashboard", "sources")
+_PAGES = (
+    "home",
+    "ingest",
+    "prescreen",
+    "plans",
+    "codecs",
+    "compression",
+    "assign",
+    "dashboard",
+    "sources",
+)
 
 for _name in _PAGES:
     import_module(f"{__name__}.{_name}")

@@ -19,6 +19,8 @@ from sqlmodel import Session, col, func, select
 from backend.agreement import DEFAULT_GRIDS, UnitRule
 from backend.api.deps import Principal, SessionDep
 from backend.models import AgreementStudy, Batch, BatchItem, Role, User
+from backend.services import agreement_picture as pictures
+from backend.services import agreement_runs as runs
 from backend.services import agreement_study as studies
 from backend.views.admin.common import AdminForm, AdminPage, AdminRoute, is_htmx, render
 
@@ -165,7 +167,7 @@ def _study_page(
     form: dict[str, Any] | None = None,
     code: int = 200,
 ) -> HTMLResponse:
-    defaults = studies.RunParams()
+    defaults = runs.RunParams()
     # htmx polls the status widget alone; a form post always gets the whole page back.
     fragment = is_htmx(request) and request.method == "GET"
     return _page(
@@ -175,7 +177,7 @@ def _study_page(
         code,
         study=study,
         status=studies.study_status(session, study),
-        runs=studies.list_runs(session, study),
+        runs=runs.list_runs(session, study),
         error=error,
         form=form
         or {
@@ -186,7 +188,7 @@ def _study_page(
         },
         grid_choices=GRID_CHOICES,
         rules=[r.value for r in UnitRule],
-        max_bootstrap=studies.MAX_BOOTSTRAP,
+        max_bootstrap=runs.MAX_BOOTSTRAP,
         max_grid=studies.MAX_GRID,
     )
 
@@ -217,13 +219,13 @@ def run_submit(
         return study
     form = {"grids": grids or [], "rule": rule, "bootstrap": bootstrap, "seed": seed}
     try:
-        params = studies.run_params(
+        params = runs.run_params(
             grids=_parse_grids(grids),
             rule=rule,
             bootstrap=_parse_int(bootstrap, "bootstrap resamples"),
             seed=_parse_int(seed, "seed"),
         )
-        run = studies.run_analysis(session, study, params, admin.user)
+        run = runs.run_analysis(session, study, params, admin.user)
     except studies.StudyInputError as exc:
         session.rollback()
         return _study_page(request, session, admin, study, error=str(exc), form=form, code=422)
@@ -237,7 +239,7 @@ def run_page(
     study = _study_or_404(request, session, admin, study_id)
     if isinstance(study, HTMLResponse):
         return study
-    run = studies.get_run(session, study, run_id)
+    run = runs.get_run(session, study, run_id)
     if run is None:
         return _message(request, admin, "No such run in this study.", 404)
     return _page(request, "admin/agreement/run.html", admin, study=study, run=run)
@@ -264,7 +266,7 @@ def picture_page(
     n = _query_int(request, "n", PICTURE_DEFAULT_N)
     rule = request.query_params.get("rule", UnitRule.PAPER.value)
     try:
-        picture = studies.study_picture(session, study, index, n, rule)
+        picture = pictures.study_picture(session, study, index, n, rule)
     except studies.ImageNotInStudyError as exc:
         return _message(request, admin, str(exc), 404)
     except studies.StudyInputError as exc:
@@ -276,8 +278,8 @@ def picture_page(
         admin,
         study=study,
         picture=picture,
-        image_url=studies.iiif_url(picture.blind_name, picture.width),
-        styles=studies.CATEGORY_STYLES,
+        image_url=pictures.iiif_url(picture.blind_name, picture.width),
+        styles=pictures.CATEGORY_STYLES,
         grid_choices=GRID_CHOICES,
         rules=[r.value for r in UnitRule],
     )

@@ -17,9 +17,12 @@ from sqlmodel import Session, col, select
 
 from backend.api.deps import Principal, SessionDep
 from backend.models import Bulk
-from backend.services import assignments, dashboard
+from backend.services import assignments, dashboard, labeling
+from backend.services import batches as batch_service
 from backend.views.admin import router
 from backend.views.admin.common import AdminForm, AdminPage, FormError, back, int_field, render
+from backend.views.errors import error_page
+from backend.views.workspace import render_workspace
 
 FormList = Annotated[list[str] | None, Form()]
 Id = Annotated[str, Form(max_length=12)]
@@ -64,6 +67,19 @@ def assignments_page(
     bulk: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> HTMLResponse:
     return _page(request, session, principal, bulk)
+
+
+@router.get("/assignments/{assignment_id}/review", response_class=HTMLResponse)
+def assignment_review(
+    assignment_id: int, request: Request, session: SessionDep, principal: AdminPage
+) -> HTMLResponse:
+    """A labeler's work on her batch in the workspace, read only and marked as hers: her
+    boxes, flags, notes and done state, as she saved them."""
+    found = batch_service.find_assignment(session, assignment_id)
+    if found is None:
+        return error_page(request, status.HTTP_404_NOT_FOUND, "No such assignment.")
+    n_items, _ = labeling.batch_progress(session, found.batch.id, found.labeler.id)  # type: ignore[arg-type]
+    return render_workspace(request, principal, found.batch, n_items=n_items, reviewing=found)
 
 
 def _return_bulk(raw: str) -> int | None:

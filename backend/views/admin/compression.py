@@ -5,6 +5,10 @@ a high setting. Jobs run on the workers (see :mod:`backend.services.compression`
 status widget shows progress per codec and setting, polls itself while anything is queued or
 running and stops once all have finished, and lists failures with the codec's reason and a
 retry button.
+
+The codecs offered are those a live worker reported it can run (each worker's report is shown
+with its age); the others are shown disabled with what is missing, and a request for them is
+refused before any job is created or queued.
 """
 
 from __future__ import annotations
@@ -27,12 +31,10 @@ from backend.models import (
     SourceStatus,
 )
 from backend.planning.halves import SETTINGS
-from backend.services import compression
+from backend.services import compression, worker_reports
 from backend.services.anonymise import CANCELLED
 from backend.views.admin import router
 from backend.views.admin.common import AdminForm, AdminPage, back, is_htmx, render
-from backend.views.admin.plans import codec_choices
-from workers.codecs.registry import REGISTRY
 
 FormList = Annotated[list[str] | None, Form()]
 MAX_IDS = 100_000
@@ -60,7 +62,7 @@ def parse_ids(text: str) -> list[int]:
 
 def _status_context(session: Session) -> dict[str, Any]:
     rows = compression.progress(session)
-    names = {c["id"]: c["name"] for c in codec_choices()}
+    names = {c: o.name for c, o in worker_reports.codec_offers(session).items()}
     failures = compression.failures(session, limit=100)
     return {
         "rows": rows,
@@ -92,7 +94,8 @@ def _page(
         principal,
         status_code=status_code,
         nav="compression",
-        codecs=codec_choices(),
+        codecs=list(worker_reports.codec_offers(session).values()),
+        workers=worker_reports.workers(session),
         settings=SETTINGS,
         datasets=_datasets(session),
         values=values or {"scope": "all", "codecs": [], "settings": list(SETTINGS)},
@@ -155,9 +158,11 @@ def compression_start(
         "codecs": (codecs or [])[:20],
         "settings": (settings or [])[:4],
     }
+    code = status.HTTP_422_UNPROCESSABLE_CONTENT
     try:
         chosen_codecs = list(dict.fromkeys(codecs or []))
-        if not chosen_codecs or any(c not in REGISTRY for c in chosen_codecs):
+        known = worker_reports.codec_offers(session)
+        if not chosen_codecs or any(c not in known for c in chosen_codecs):
             raise ChoiceError("choose at least one registered codec")
         chosen_settings = [s for s in SETTINGS if s in (settings or [])]
         if not chosen_settings:
@@ -165,15 +170,13 @@ def compression_start(
         source_ids = _sources(session, scope, dataset, ids)
         if not source_ids:
             raise ChoiceError("no prepared source image matches")
+        try:
+            worker_reports.require_offered(session, chosen_codecs)
+        except worker_reports.CodecNotOfferedError as exc:
+            code = status.HTTP_409_CONFLICT
+            raise ChoiceError(f"nothing queued: {exc}") from None
     except ChoiceError as exc:
-        return _page(
-            request,
-            session,
-            principal,
-            values=values,
-            error=str(exc),
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        )
+        return _page(request, session, principal, values=values, error=str(exc), status_code=code)
     pairs = [(c, Setting(s)) for c in chosen_codecs for s in chosen_settings]
     new_ids = compression.create_jobs(session, source_ids, pairs)
     compression.start_jobs(new_ids)
@@ -189,8 +192,17 @@ def compression_retry(
     job_id: int, request: Request, session: SessionDep, principal: AdminForm
 ) -> Response:
     job = session.get(CompressionJob, job_id)
-    retried = job is not None and job.error != CANCELLED and compression.retry_job(session, job_id)
-    msg = f"Job {job_id} queued again." if retried else f"Job {job_id} was not a failed job."
+    refused = [] if job is None else worker_reports.unoffered(session, [job.codec_id])
+    if job is None or job.status != JobStatus.failed or job.error == CANCELLED:
+        msg = f"Job {job_id} was not a failed job."
+    elif refused:
+        offer = refused[0]
+        msg = f"Job {job_id} not queued again: codec {offer.codec_id} ({offer.name}): "
+        msg += f"{offer.reason}."
+    elif compression.retry_job(session, job_id):
+        msg = f"Job {job_id} queued again."
+    else:
+        msg = f"Job {job_id} was not a failed job."
     return _status_or_back(request, session, principal, msg)
 
 
@@ -209,14 +221,27 @@ def _status_or_back(request: Request, session: Session, principal: Principal, ms
 
 @router.post("/compression/retry-failed", response_model=None)
 def compression_retry_all(request: Request, session: SessionDep, principal: AdminForm) -> Response:
-    ids = session.exec(
-        select(CompressionJob.id).where(
+    failed = session.exec(
+        select(CompressionJob.id, CompressionJob.codec_id).where(
             CompressionJob.status == JobStatus.failed,
             or_(col(CompressionJob.error).is_(None), col(CompressionJob.error) != CANCELLED),
         )
     ).all()
-    retried = len([i for i in ids if i is not None and compression.retry_job(session, i)])
-    return back("/admin/compression", f"{retried} failed jobs queued again.")
+    refused = {o.codec_id: o for o in worker_reports.unoffered(session, {c for _, c in failed})}
+    retried = len(
+        [
+            i
+            for i, codec_id in failed
+            if i is not None and codec_id not in refused and compression.retry_job(session, i)
+        ]
+    )
+    msg = f"{retried} failed jobs queued again."
+    left = sum(1 for _, codec_id in failed if codec_id in refused)
+    if left:
+        msg += f" {left} left as they are: " + "; ".join(
+            f"codec {o.codec_id} ({o.name}): {o.reason}" for o in refused.values()
+        )
+    return back("/admin/compression", msg)
 
 
 @router.post("/compression/reconstructions/{reconstruction_id}/measure", response_model=None)

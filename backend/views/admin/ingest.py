@@ -1,9 +1,10 @@
 """Ingest pages: upload files or name a server folder, then follow the run and read its report.
 
 Paper, section 3.1 and appendix 1.1: every source dataset is prepared the same way and the
-refused files are counted with their reasons. A run works in the background (see
-:mod:`backend.services.ingest_db`); its page shows a progress widget that polls itself until the
-run ends and then shows the report. Uploads are limited to ``max_upload_bytes`` per request and
+refused files are counted with their reasons. A run is a background task (see
+:mod:`backend.services.ingest_runs`); its page shows a progress widget that polls itself until the
+run ends and then shows the report, or, when the run's worker stopped, says the run was
+interrupted and offers to resume it. Uploads are limited to ``max_upload_bytes`` per request and
 staged on disk, so nothing is stored before the run checks each file.
 """
 
@@ -24,7 +25,7 @@ from backend.api.deps import Principal, SessionDep
 from backend.core.config import get_settings
 from backend.core.db import get_engine
 from backend.models import IngestRun, JobStatus, SourceDataset, SourceImage
-from backend.services import ingest_db
+from backend.services import ingest_db, ingest_runs
 from backend.views.admin import router
 from backend.views.admin.common import (
     AdminForm,
@@ -67,8 +68,8 @@ def _page(
         status_code=status_code,
         nav="ingest",
         datasets=_datasets(session),
-        runs=ingest_db.recent_runs(session),
-        stalled=ingest_db.is_stalled,
+        runs=ingest_runs.recent_runs(session),
+        interrupted=ingest_runs.is_interrupted,
         error=error,
         values=values or {},
         max_upload_mb=get_settings().max_upload_bytes // 2**20,
@@ -82,8 +83,8 @@ def ingest_page(request: Request, session: SessionDep, principal: AdminPage) -> 
             request,
             "admin/partials/ingest_runs.html",
             principal,
-            runs=ingest_db.recent_runs(session),
-            stalled=ingest_db.is_stalled,
+            runs=ingest_runs.recent_runs(session),
+            interrupted=ingest_runs.is_interrupted,
         )
     return _page(request, session, principal)
 
@@ -128,10 +129,10 @@ def ingest_folder(
             values=values,
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
-    run = ingest_db.create_run(
+    run = ingest_runs.create_run(
         session, ds, kind="folder", source=str(path), options=options, user_id=principal.user.id
     )
-    ingest_db.start_run(run.id)  # type: ignore[arg-type]
+    ingest_runs.start_run(run.id)  # type: ignore[arg-type]
     return back(f"/admin/ingest/runs/{run.id}", "Ingest started.")
 
 
@@ -200,7 +201,7 @@ def _stage_upload(
                 request, session, principal, error=message, values=values, status_code=code
             )
         uploads = [(f"{i:05d}", _upload_name(f.filename or "")) for i, f in enumerate(files)]
-        run = ingest_db.create_run(
+        run = ingest_runs.create_run(
             session,
             ds,
             kind="upload",
@@ -209,13 +210,13 @@ def _stage_upload(
             user_id=principal.user.id,
             uploads=uploads,
         )
-        folder = ingest_db.staging_dir(run.id)  # type: ignore[arg-type]
+        folder = ingest_runs.staging_dir(run.id)  # type: ignore[arg-type]
         folder.mkdir(parents=True, exist_ok=True)
         for (staged, _name), upload in zip(uploads, files, strict=True):
             upload.file.seek(0)
             with (folder / staged).open("wb") as out:
                 shutil.copyfileobj(upload.file, out, length=1 << 20)
-        ingest_db.start_run(run.id)  # type: ignore[arg-type]
+        ingest_runs.start_run(run.id)  # type: ignore[arg-type]
         return back(f"/admin/ingest/runs/{run.id}", "Upload received; ingest started.")
 
 
@@ -248,6 +249,8 @@ def ingest_run(
             message=f"No ingest run #{run_id}.",
         )
     run, dataset = found
+    interrupted = ingest_runs.is_interrupted(run)
+    polling = run.status in (JobStatus.queued, JobStatus.running) and not interrupted
     return page_or_fragment(
         request,
         "admin/ingest_run.html",
@@ -256,8 +259,21 @@ def ingest_run(
         nav="ingest",
         run=run,
         dataset=dataset,
-        polling=run.status in (JobStatus.queued, JobStatus.running),
-        stalled=ingest_db.is_stalled(run),
+        polling=polling,
+        interrupted=interrupted,
+        stale_minutes=f"{get_settings().task_stale_after_s / 60:g}",
+        report=None if polling else ingest_runs.report_of(session, run_id),
+    )
+
+
+@router.post("/ingest/runs/{run_id}/resume", response_model=None)
+def resume_ingest_run(run_id: int, session: SessionDep, principal: AdminForm) -> Response:
+    """Queue an interrupted run again: it goes on with the files it has not done."""
+    if ingest_runs.resume_run(session, run_id):
+        return back(f"/admin/ingest/runs/{run_id}", "Ingest resumed.")
+    return back(
+        f"/admin/ingest/runs/{run_id}",
+        "That run was not interrupted (it is running, finished, or gone); nothing was queued.",
     )
 
 
@@ -267,7 +283,7 @@ def ingest_report_csv(run_id: int, session: SessionDep, principal: AdminPage) ->
     if run is None:
         return Response("no such ingest run\n", status_code=404, media_type="text/plain")
     return Response(
-        ingest_db.report_of(run).to_csv(),
+        ingest_runs.report_of(session, run_id).to_csv(),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="ingest-{run_id}.csv"'},
     )

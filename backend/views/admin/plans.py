@@ -5,6 +5,11 @@ the latest version (or the paper's defaults: A = C1, C3, C5, C6; B = C2, C3, C4,
 high; bulks of 200 images, batches of 25). "Preview" shows the counts without writing anything;
 "Save" writes a new version; a version's page starts its compression and, once
 reconstructions exist, previews and writes the cut into bulks and batches.
+
+Which codecs can run is what the workers report (:mod:`backend.services.worker_reports`): a
+fresh form preselects only the paper's codecs that a live worker offers, every codec is shown
+with who offers it or what is missing, a plan naming an unoffered codec is saved with a warning,
+and starting its compression is refused, queueing nothing, until a worker offers it.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from sqlmodel import Session
 from backend.api.deps import Principal, SessionDep
 from backend.models import StudyPlan
 from backend.planning.halves import CODEC_SETS, HALVES, SETTINGS
-from backend.services import plans
+from backend.services import plan_cuts, plans, worker_reports
 from backend.views.admin import router
 from backend.views.admin.common import (
     AdminForm,
@@ -30,18 +35,9 @@ from backend.views.admin.common import (
     page_or_fragment,
     render,
 )
-from workers.codecs.registry import entries
 
 FormList = Annotated[list[str] | None, Form()]
 Text = Annotated[str, Form(max_length=40)]
-
-
-def codec_choices() -> list[dict[str, str]]:
-    """Every registered codec, paper codecs first: id, label and the paper's name."""
-    return [
-        {"id": e.codec_id, "label": f"{e.codec_id} {e.paper}".strip(), "name": e.name}
-        for e in entries()
-    ]
 
 
 def _values_of(params: plans.PlanParams) -> dict[str, Any]:
@@ -55,7 +51,7 @@ def _values_of(params: plans.PlanParams) -> dict[str, Any]:
     }
 
 
-def _parse(values: dict[str, Any]) -> plans.PlanParams:
+def _parse(session: Session, values: dict[str, Any]) -> plans.PlanParams:
     """Plan choices from the form; a :class:`FormError` names the first unusable field."""
     seed = int_field(values, "seed", "The seed", 0, plans.MAX_SEED)
     bulk = int_field(values, "bulk_size", "The bulk size", 1, plans.MAX_BULK_SIZE)
@@ -67,7 +63,7 @@ def _parse(values: dict[str, Any]) -> plans.PlanParams:
         bulk_size=bulk,
         batch_size=batch,
     )
-    problems = params.problems()
+    problems = params.problems(worker_reports.codec_offers(session))
     if problems:
         raise FormError("codecs", "; ".join(problems))
     return params
@@ -108,7 +104,7 @@ def _page(
         status_code=status_code,
         nav="plans",
         values=values,
-        codecs=codec_choices(),
+        codecs=list(worker_reports.codec_offers(session).values()),
         halves=HALVES,
         settings=SETTINGS,
         versions=plans.versions(session),
@@ -121,7 +117,11 @@ def _page(
 @router.get("/plans", response_class=HTMLResponse)
 def plans_page(request: Request, session: SessionDep, principal: AdminPage) -> HTMLResponse:
     latest = plans.latest(session)
-    params = plans.PlanParams.from_row(latest) if latest else plans.PlanParams()
+    if latest is not None:
+        params = plans.PlanParams.from_row(latest)
+    else:
+        offers = worker_reports.codec_offers(session)
+        params = plans.default_params([c for c, o in offers.items() if o.offered])
     return _page(request, session, principal, _values_of(params))
 
 
@@ -141,7 +141,7 @@ def plans_preview(
     values = _form_values(seed, bulk_size, batch_size, codecs_A, codecs_B, settings)
     error, found = "", None
     try:
-        found = plans.preview_plan(session, _parse(values))
+        found = plans.preview_plan(session, _parse(session, values))
     except FormError as exc:
         error = exc.message
     code = status.HTTP_422_UNPROCESSABLE_CONTENT if error else status.HTTP_200_OK
@@ -171,7 +171,7 @@ def plans_save(
 ) -> Response:
     values = _form_values(seed, bulk_size, batch_size, codecs_A, codecs_B, settings)
     try:
-        plan, created = plans.save_plan(session, _parse(values), principal.user.id)
+        plan, created = plans.save_plan(session, _parse(session, values), principal.user.id)
     except (FormError, plans.PlanError) as exc:
         message = exc.message if isinstance(exc, FormError) else str(exc)
         return _page(
@@ -187,6 +187,9 @@ def plans_save(
         if created
         else f"Nothing changed: version {plan.version} holds these choices."
     )
+    unoffered = worker_reports.unoffered(session, plans.PlanParams.from_row(plan).codecs)
+    if unoffered:
+        msg += " No live worker offers codec " + ", ".join(o.codec_id for o in unoffered) + " yet."
     return back(f"/admin/plans/{plan.id}", msg)
 
 
@@ -204,6 +207,33 @@ def _missing(request: Request, principal: Principal, plan_id: int) -> HTMLRespon
     )
 
 
+def _version_page(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    plan: StudyPlan,
+    *,
+    error: str = "",
+    status_code: int = status.HTTP_200_OK,
+) -> HTMLResponse:
+    latest = plans.latest(session, plan.name)
+    params = plans.PlanParams.from_row(plan)
+    return render(
+        request,
+        "admin/plan.html",
+        principal,
+        status_code=status_code,
+        nav="plans",
+        plan=plan,
+        params=params,
+        is_latest=latest is not None and latest.id == plan.id,
+        progress=plans.plan_progress(session, plan),
+        codecs=worker_reports.codec_offers(session),
+        warnings=plans.codec_warnings(session, params),
+        error=error,
+    )
+
+
 @router.get("/plans/{plan_id}", response_class=HTMLResponse)
 def plan_version(
     plan_id: int, request: Request, session: SessionDep, principal: AdminPage
@@ -211,18 +241,7 @@ def plan_version(
     plan = _plan(session, plan_id)
     if plan is None:
         return _missing(request, principal, plan_id)
-    latest = plans.latest(session, plan.name)
-    return render(
-        request,
-        "admin/plan.html",
-        principal,
-        nav="plans",
-        plan=plan,
-        params=plans.PlanParams.from_row(plan),
-        is_latest=latest is not None and latest.id == plan.id,
-        progress=plans.plan_progress(session, plan),
-        codecs={c["id"]: c for c in codec_choices()},
-    )
+    return _version_page(request, session, principal, plan)
 
 
 @router.post("/plans/{plan_id}/compress", response_model=None)
@@ -232,7 +251,17 @@ def plan_compress(
     plan = _plan(session, plan_id)
     if plan is None:
         return _missing(request, principal, plan_id)
-    queued = plans.start_compression(session, plan, principal.user.id)
+    try:
+        queued = plans.start_compression(session, plan, principal.user.id)
+    except worker_reports.CodecNotOfferedError as exc:
+        return _version_page(
+            request,
+            session,
+            principal,
+            plan,
+            error=f"Nothing queued: {exc}.",
+            status_code=status.HTTP_409_CONFLICT,
+        )
     return back(
         "/admin/compression",
         f"Plan version {plan.version}: {queued} compression jobs queued"
@@ -248,7 +277,7 @@ def plan_cut_preview(
     plan = _plan(session, plan_id)
     if plan is None:
         return _missing(request, principal, plan_id)
-    cut = plans.prepare_cut(session, plan)
+    cut = plan_cuts.prepare_cut(session, plan)
     return page_or_fragment(
         request,
         "admin/plan_cut.html",
@@ -267,7 +296,7 @@ def plan_cut(plan_id: int, request: Request, session: SessionDep, principal: Adm
     if plan is None:
         return _missing(request, principal, plan_id)
     try:
-        cut = plans.cut_bulks(session, plan, principal.user.id)
+        cut = plan_cuts.cut_bulks(session, plan, principal.user.id)
     except plans.PlanError as exc:
         return render(
             request,

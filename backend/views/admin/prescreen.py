@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from backend.api.deps import Principal, SessionDep
 from backend.models import PrescreenRating, PrescreenVote, SourceImage
 from backend.services import prescreen
+from backend.services.images import preview_url
 from backend.views.admin import router
 from backend.views.admin.common import (
     StaffForm,
@@ -33,14 +34,6 @@ KEYS = {
     PrescreenRating.borderline: ("2", "b"),
     PrescreenRating.exclude: ("3", "e"),
 }
-# The largest box the image is shown in; smaller images are shown at their own size.
-BOX = (1600, 1100)
-
-
-def image_url(image: SourceImage) -> str:
-    """An IIIF request confined to :data:`BOX`, never asking the server to upscale."""
-    width, height = min(BOX[0], image.width), min(BOX[1], image.height)
-    return f"/iiif/3/{image.prepared_sha1}/full/!{width},{height}/0/default.jpg"
 
 
 def _last_rated(session: Session, rater_id: int) -> int | None:
@@ -60,10 +53,10 @@ def _card(session: Session, principal: Principal, image: SourceImage | None) -> 
         upcoming = prescreen.next_image(session, rater_id, after_id=image.id or 0)
     return {
         "image": image,
-        "image_url": image_url(image) if image else "",
+        "image_url": preview_url(image) if image else "",
         "dataset": prescreen.dataset_name(session, image) if image else "",
         "mine": prescreen.my_rating(session, rater_id, image.id) if image and image.id else None,
-        "prefetch": image_url(upcoming) if upcoming else "",
+        "prefetch": preview_url(upcoming) if upcoming else "",
         "previous": _last_rated(session, rater_id),
         "overview": prescreen.overview(session, rater_id),
         "criteria": prescreen.CRITERIA,

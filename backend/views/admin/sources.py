@@ -27,9 +27,9 @@ from backend.models import (
     User,
 )
 from backend.services import anonymise
+from backend.services.images import preview_url
 from backend.views.admin import router
 from backend.views.admin.common import AdminForm, AdminPage, back, render
-from backend.views.admin.prescreen import image_url
 
 PAGE_SIZE = 100
 
@@ -139,7 +139,7 @@ def _source(
         nav="sources",
         source=source,
         dataset=dataset.name if dataset else "",
-        image_url=image_url(source) if source.status != SourceStatus.anonymised else "",
+        image_url=preview_url(source) if source.status != SourceStatus.anonymised else "",
         recons=recons,
         votes=votes,
         running=int(running),

@@ -1,15 +1,19 @@
-// Box arithmetic in image-pixel coordinates of the reconstruction.
-// Stored boxes are integer {x, y, w, h} with 0 <= x, x + w <= width (same for y).
+// Annotation rectangles in image-pixel coordinates of the reconstruction.
+// Stored annotations are integer {x, y, w, h} with 0 <= x, x + w <= width (same for y).
 
-/** Smallest box side, in image pixels, that counts as a real annotation. */
-export const MIN_BOX_SIZE = 2;
+/**
+ * Smallest side, in image pixels, of a real annotation. The server's rule
+ * (backend/services/labeling.py) is the one that counts: the workspace reads
+ * it from its page and passes it on; this default serves pure uses and tests.
+ */
+export const MIN_ANNOTATION_SIDE = 2;
 
 export function clamp(value, lo, hi) {
   return Math.min(Math.max(value, lo), hi);
 }
 
 /**
- * Box spanned by two (float) image points, each snapped to the nearest pixel
+ * Rectangle spanned by two (float) image points, each snapped to the nearest pixel
  * boundary, and clipped to the image.
  */
 export function rectFromPoints(a, b, width, height) {
@@ -20,11 +24,11 @@ export function rectFromPoints(a, b, width, height) {
   return { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
 }
 
-export function isDegenerate(rect) {
-  return rect.w < MIN_BOX_SIZE || rect.h < MIN_BOX_SIZE;
+export function isDegenerate(rect, minSide = MIN_ANNOTATION_SIDE) {
+  return rect.w < minSide || rect.h < minSide;
 }
 
-/** Box translated by (dx, dy) image pixels, kept entirely inside the image. */
+/** Rectangle translated by (dx, dy) image pixels, kept entirely inside the image. */
 export function movedRect(rect, dx, dy, width, height) {
   return {
     x: clamp(Math.round(rect.x + dx), 0, Math.max(0, width - rect.w)),
@@ -35,8 +39,8 @@ export function movedRect(rect, dx, dy, width, height) {
 }
 
 /**
- * Box after dragging one corner handle ("nw", "ne", "sw", "se") to `point`.
- * The opposite corner stays fixed; dragging past it flips the box.
+ * Rectangle after dragging one corner handle ("nw", "ne", "sw", "se") to `point`.
+ * The opposite corner stays fixed; dragging past it flips the rectangle.
  */
 export function resizedRect(rect, handle, point, width, height) {
   const fixed = {

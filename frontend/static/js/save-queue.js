@@ -1,6 +1,6 @@
 // Ordered, retrying save queue.
 //
-// Every operation belongs to a lane (`key`, e.g. one annotation box) and a group
+// Every operation belongs to a lane (`key`, e.g. one annotation) and a group
 // (e.g. one image). Operations of one lane run strictly one after another, so a
 // box's create has returned its server id before the patch that needs it is
 // sent. Lanes run independently of each other.
@@ -10,6 +10,19 @@
 // away. A permanent failure (409 conflict, 422, 404) drops the rest of that
 // lane and is reported through `onFailure`, whose handler reloads the truth
 // from the server.
+
+/**
+ * Wait before retry number `attempt` (0-based): doubling from `baseDelayMs` up
+ * to `maxDelayMs`, with +-20 % jitter so that many tabs do not hammer a
+ * recovering server in step.
+ */
+export function backoffDelay(
+  attempt,
+  { baseDelayMs = 500, maxDelayMs = 30000, random = Math.random } = {},
+) {
+  const base = Math.min(maxDelayMs, baseDelayMs * 2 ** attempt);
+  return Math.round(base * (0.8 + 0.4 * random()));
+}
 
 export class SaveQueue {
   /**
@@ -89,9 +102,7 @@ export class SaveQueue {
   }
 
   retryDelay(attempt) {
-    const base = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** attempt);
-    // +-20 % jitter so that many tabs do not hammer a recovering server in step.
-    return Math.round(base * (0.8 + 0.4 * this.random()));
+    return backoffDelay(attempt, this);
   }
 
   async _drain(key, lane) {

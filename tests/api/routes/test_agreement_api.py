@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from backend.agreement.cli import agreement_app
 from backend.models import AgreementRun, AgreementStudy, Assignment, Role
+from backend.services import agreement_runs as runs
 from backend.services import agreement_study as studies
 from backend.services.auth import create_api_token
 from tests.services.test_agreement_study import LABELERS, BuiltStudy, build_study
@@ -27,8 +28,8 @@ def _count(session: Session, model: type) -> int:
 
 def _with_run(session: Session, unfinished: bool = True) -> tuple[BuiltStudy, AgreementRun]:
     built = build_study(session, unfinished=unfinished)
-    run = studies.run_analysis(
-        session, built.study, studies.run_params([1, 2, 4], bootstrap=100, seed=5), built.admin
+    run = runs.run_analysis(
+        session, built.study, runs.run_params([1, 2, 4], bootstrap=100, seed=5), built.admin
     )
     return built, run
 

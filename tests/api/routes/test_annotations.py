@@ -2,7 +2,7 @@ import pytest
 from sqlmodel import select
 
 from backend.models import Annotation, AnnotationRevision, Assignment, AssignmentStatus, Role
-from tests.utils.factories import login, make_batch, make_user
+from tests.utils.factories import PASSWORD, login, make_batch, make_user
 
 
 @pytest.fixture()
@@ -24,16 +24,65 @@ def test_box_round_trip(client, labeled):
     box = created.json()
     assert (box["x"], box["y"], box["w"], box["h"], box["version"]) == (10, 20, 30, 40, 1)
     assert len(box["id"]) == 16
+    assert (box.pop("clipped"), box.pop("message")) == (False, None)
     listed = client.get(_url(recon)).json()
     assert listed["count"] == 1 and listed["data"][0] == box
 
 
-def test_box_is_clipped_to_the_image(client, labeled):
+def test_box_is_clipped_to_the_image_and_says_so(client, labeled):
     recon = labeled.items[0]
     box = client.post(
         _url(recon), json={"x": recon.width - 5, "y": recon.height - 7, "w": 100, "h": 100}
     ).json()
     assert (box["w"], box["h"]) == (5, 7)
+    assert box["clipped"] is True and "5×7" in box["message"]
+    moved = client.patch(
+        f"/api/v1/annotations/{box['id']}",
+        json={"x": recon.width - 9, "y": 0, "w": 40, "h": 9, "version": 1},
+    ).json()
+    assert (moved["w"], moved["h"], moved["clipped"]) == (9, 9, True)
+
+
+@pytest.mark.parametrize(
+    "box",
+    [
+        lambda w, h: (10, 10, 1, 10),
+        lambda w, h: (10, 10, 10, 1),
+        # Past the edge only one pixel of the box stays inside the image.
+        lambda w, h: (w - 1, 10, 30, 30),
+        lambda w, h: (10, h - 1, 30, 30),
+    ],
+    ids=["narrow", "flat", "one-column-inside", "one-row-inside"],
+)
+def test_boxes_under_the_minimum_side_are_refused_with_the_rule(client, labeled, session, box):
+    """One rule: at least MIN_ANNOTATION_SIDE px on each side, after clipping to the image."""
+    from backend.services.labeling import MIN_ANNOTATION_SIDE
+
+    recon = labeled.items[0]
+    x, y, w, h = box(recon.width, recon.height)
+    response = client.post(_url(recon), json={"x": x, "y": y, "w": w, "h": h})
+    assert response.status_code == 422
+    assert f"at least {MIN_ANNOTATION_SIDE} px" in response.json()["detail"]
+    assert session.exec(select(Annotation)).all() == []
+
+
+def test_a_move_under_the_minimum_is_refused_and_changes_nothing(client, labeled):
+    recon = labeled.items[0]
+    box = client.post(_url(recon), json={"x": 1, "y": 2, "w": 3, "h": 4}).json()
+    response = client.patch(
+        f"/api/v1/annotations/{box['id']}", json={"x": 1, "y": 2, "w": 1, "h": 4, "version": 1}
+    )
+    assert response.status_code == 422 and "at least 2 px" in response.json()["detail"]
+    [stored] = client.get(_url(recon)).json()["data"]
+    assert (stored["w"], stored["version"]) == (3, 1)
+
+
+def test_the_workspace_page_carries_the_same_minimum(client, labeled):
+    from backend.services.labeling import MIN_ANNOTATION_SIDE
+
+    client.post("/login", data={"username": "ana", "password": PASSWORD})
+    page = client.get(f"/batches/{labeled.batch.id}").text
+    assert f'data-min-annotation-side="{MIN_ANNOTATION_SIDE}"' in page
 
 
 @pytest.mark.parametrize(
@@ -91,7 +140,7 @@ def test_stale_version_is_a_conflict_not_a_lost_update(client, labeled):
     box = client.post(_url(recon), json={"x": 1, "y": 2, "w": 3, "h": 4}).json()
     url = f"/api/v1/annotations/{box['id']}"
     first_tab = client.patch(url, json={"x": 9, "y": 9, "w": 9, "h": 9, "version": 1})
-    second_tab = client.patch(url, json={"x": 1, "y": 1, "w": 1, "h": 1, "version": 1})
+    second_tab = client.patch(url, json={"x": 1, "y": 1, "w": 2, "h": 2, "version": 1})
     assert first_tab.status_code == 200
     assert second_tab.status_code == 409
     assert second_tab.json()["current"]["x"] == 9
@@ -244,4 +293,70 @@ def test_locked_batch_refuses_every_write(client, labeled, session):
     assert [r.status_code for r in responses] == [423] * 4
     assert "locked" in responses[0].json()["detail"]
     # Reading still works, and nothing changed.
-    assert client.get(_url(recon)).json()["data"] == [box]
+    assert client.get(_url(recon)).json()["data"] == [
+        {k: v for k, v in box.items() if k not in ("clipped", "message")}
+    ]
+
+
+REVIEW = {"done": True, "multi": False, "multi_types": [], "appearance_note": "", "note": ""}
+
+
+def test_a_removed_image_answers_410_with_the_reason(client, labeled, session):
+    """After a data-subject removal the item says it is gone, so the workspace can move on."""
+    from backend.services import anonymise
+
+    recon = labeled.items[0]
+    box = client.post(_url(recon), json={"x": 1, "y": 2, "w": 30, "h": 40}).json()
+    boss = make_user(session, "boss", Role.admin)
+    anonymise.anonymise_source(
+        session, recon.source_image_id, actor_id=boss.id, reference="letter 7"
+    )
+    responses = [
+        client.get(_url(recon)),
+        client.post(_url(recon), json={"x": 5, "y": 5, "w": 5, "h": 5}),
+        client.patch(
+            f"/api/v1/annotations/{box['id']}", json={"x": 9, "y": 9, "w": 9, "h": 9, "version": 1}
+        ),
+        client.put(f"/api/v1/items/{recon.blind_name}/review", json={**REVIEW, "version": 0}),
+    ]
+    assert [r.status_code for r in responses] == [410] * 4
+    assert all("removed on request" in r.json()["detail"] for r in responses)
+    items = client.get(f"/api/v1/batches/{labeled.batch.id}/items").json()["data"]
+    assert [i["removed"] for i in items] == [True, False]
+    # The other image is untouched, and the removed one's annotation is kept.
+    assert client.get(_url(labeled.items[1])).status_code == 200
+    assert session.exec(select(Annotation)).one().w == 30
+
+
+def test_admin_reads_one_labelers_work_read_only(client, session, labeled):
+    from fastapi.testclient import TestClient
+
+    recon = labeled.items[1]
+    box = client.post(_url(recon), json={"x": 4, "y": 5, "w": 60, "h": 70}).json()
+    client.put(
+        f"/api/v1/items/{recon.blind_name}/review",
+        json={**REVIEW, "multi": True, "multi_types": ["color"], "note": "two cars", "version": 0},
+    )
+    assignment = session.exec(select(Assignment)).one()
+    url = f"/api/v1/assignments/{assignment.id}/work"
+    assert client.get(url).status_code == 403  # labelers may not
+    make_user(session, "root", Role.admin)
+    with TestClient(client.app) as admin:
+        login(admin, "root")
+        work = admin.get(url).json()
+        assert (work["labeler"], work["batch_id"], work["status"]) == (
+            "ana",
+            labeled.batch.id,
+            "in_progress",
+        )
+        first, second = work["items"]
+        assert first["annotations"] == [] and first["review"]["done"] is False
+        assert [a["id"] for a in second["annotations"]] == [box["id"]]
+        assert second["review"]["note"] == "two cars" and second["review"]["multi_types"] == [
+            "color"
+        ]
+        assert admin.get("/api/v1/assignments/999999/work").status_code == 404
+        listed = admin.get("/api/v1/batches").json()["data"]
+        assert [b["assignment_id"] for b in listed] == [assignment.id]
+        # The admin's own (empty) copy is not what the review shows, and stays empty.
+        assert admin.get(_url(recon)).json()["count"] == 0

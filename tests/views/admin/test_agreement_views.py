@@ -10,7 +10,7 @@ from sqlmodel import Session, func, select
 
 from backend.agreement import compute_agreement
 from backend.models import AgreementRun, AgreementStudy, Assignment, Batch, Role
-from backend.services import agreement_study as studies
+from backend.services import agreement_picture as pictures
 from tests.services.test_agreement_study import LABELERS, build_study
 from tests.utils.factories import login, make_batch, make_user
 
@@ -281,7 +281,7 @@ def test_picture_shows_each_labelers_boxes_and_unit_shading(
     im3 = built.images[3]
     assert f'viewBox="0 0 {im3.width} {im3.height}"' in html
     assert f"/iiif/3/{im3.blind_name}/full/" in html
-    picture = studies.study_picture(session, built.study, 3, 2, "paper")
+    picture = pictures.study_picture(session, built.study, 3, 2, "paper")
     colours = {lab.name: lab.colour for lab in picture.labelers}
     drawn = re.findall(
         r'<rect class="ag-box" data-labeler="(\w+)".*?x="(\d+)" y="(\d+)" width="(\d+)" '
@@ -297,7 +297,7 @@ def test_picture_shows_each_labelers_boxes_and_unit_shading(
     assert sorted(drawn) == sorted(expected)
     categories = re.findall(r'data-unit="(\d+)" data-category="(\w+)"', html)
     assert categories == [("0", "c_neg"), ("1", "c_neg"), ("2", "c_pos"), ("3", "p_neg")]
-    fills = {s.key: s.colour for s in studies.CATEGORY_STYLES}
+    fills = {s.key: s.colour for s in pictures.CATEGORY_STYLES}
     assert f'fill="{fills["c_pos"]}"' in html and f'fill="{fills["p_neg"]}"' in html
     assert 'clip-path="url(#ag-clip-c-neg)"' in html  # complete negatives in greyscale
     for key in ("c_neg", "c_pos", "p_pos", "p_neg"):

@@ -33,7 +33,7 @@ def checked(page: str, half: str) -> list[str]:
     return re.findall(rf'name="codecs_{half}" value="(\d\d)"\s+checked', page)
 
 
-def test_form_starts_from_the_paper_defaults(client, admin):
+def test_form_starts_from_the_paper_defaults(client, admin, codec_worker):
     page = client.get("/admin/plans").text
     assert checked(page, "A") == ["01", "03", "05", "06"]
     assert checked(page, "B") == ["02", "03", "04", "06"]
@@ -75,7 +75,7 @@ def test_bad_plans_are_explained_and_nothing_saved(client, admin, session, chang
     assert preview.status_code == 422 and message in preview.text
 
 
-def test_save_versions_compress_and_cut(client, admin, session, sent):
+def test_save_versions_compress_and_cut(client, admin, session, sent, codec_worker):
     fake_sources(session, 24)
     response = client.post("/admin/plans", data=PAPER, follow_redirects=False)
     assert response.status_code == 303

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import stat
 import tempfile
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from backend.services.store import TEMP_PREFIX, TEMP_SUFFIX
 from workers.codecs.errors import (
     CodecUnavailableError,
     ExternalProgramError,
@@ -94,13 +96,23 @@ def test_program_writing_nothing(tmp_path: Path, photo: np.ndarray) -> None:
         ExternalCodec(config(), {"prog": str(prog)}).encode(photo, 1)
 
 
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
 def test_hanging_program_is_killed(tmp_path: Path, photo: np.ndarray, private_tmp: Path) -> None:
-    prog = script(tmp_path, "hang", "sleep 30 &\nsleep 30\n")
+    """The program and what it started are gone once the time-out is reported (checked on the
+    processes themselves, not on a clock)."""
+    pids = tmp_path / "pids"
+    prog = script(
+        tmp_path, "hang", f"sleep 600 &\necho $! > {pids}\necho $$ >> {pids}\nsleep 600\n"
+    )
     codec = ExternalCodec(config(encode_timeout_s=0.5), {"prog": str(prog)})
-    start = time.monotonic()
     with pytest.raises(ExternalTimeoutError, match="timed out after 0.5 s"):
         codec.encode(photo, 1)
-    assert time.monotonic() - start < 10
+    started = [int(pid) for pid in pids.read_text().split()]
+    assert len(started) == 2
+    deadline = time.monotonic() + 30  # a killed process may take a moment to be reaped
+    while any(map(_alive, started)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(map(_alive, started))
     assert leftovers(private_tmp) == []
 
 
@@ -174,49 +186,86 @@ def _alive(pid: int) -> bool:
         return False
 
 
+CANCELLED_WORKER = """
+import signal, sys
+from workers.codecs.external import run_program
+
+class Cancelled(Exception):
+    pass
+
+def cancel(*_):  # as Celery's soft time limit does: an exception raised in the waiting task
+    raise Cancelled
+
+signal.signal(signal.SIGUSR1, cancel)
+try:
+    run_program(["sh", "-c", "sleep 600 & echo $! > " + sys.argv[1] + "; exec sleep 600"], 600)
+except Cancelled:
+    sys.exit(3)
+"""
+
+
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
-def test_program_dies_with_a_killed_worker(tmp_path: Path) -> None:
+def test_a_cancelled_call_kills_the_programs_whole_group(tmp_path: Path) -> None:
+    """A task stopped while its program runs (a soft time limit) kills the program and what it
+    started, and no code ran in the child before exec (no ``preexec_fn``)."""
+    import signal
     import subprocess
     import sys
 
-    pidfile = tmp_path / "child.pid"
-    code = (
-        "from workers.codecs.external import run_program; "
-        f"run_program(['sh', '-c', 'echo $$ > {pidfile}; exec sleep 30'], 60)"
+    pidfile = tmp_path / "grandchild.pid"
+    worker = subprocess.Popen(
+        [sys.executable, "-c", CANCELLED_WORKER, str(pidfile)], cwd=Path(__file__).parents[3]
     )
-    worker = subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).parents[3])
     deadline = time.monotonic() + 20
     while not (pidfile.exists() and pidfile.read_text().strip()):
         assert time.monotonic() < deadline and worker.poll() is None
         time.sleep(0.05)
-    child = int(pidfile.read_text())
-    worker.kill()
-    worker.wait()
-    deadline = time.monotonic() + 5
-    while _alive(child) and time.monotonic() < deadline:
+    grandchild = int(pidfile.read_text())
+    children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
+    [program] = [int(pid) for pid in children]
+    assert os.getpgid(program) == program != os.getpgid(worker.pid)  # a group of its own
+    worker.send_signal(signal.SIGUSR1)
+    assert worker.wait(timeout=30) == 3
+    deadline = time.monotonic() + 30  # a killed process may take a moment to be reaped
+    while (_alive(program) or _alive(grandchild)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(child)
+    assert not _alive(program) and not _alive(grandchild)
 
 
-def test_work_folders_of_dead_workers_are_swept(private_tmp: Path) -> None:
-    import os
-    import socket
+def test_the_programs_scratch_folder_follows_the_stores_scheme(
+    tmp_path: Path, photo: np.ndarray, private_tmp: Path
+) -> None:
+    """One temporary-name scheme: the worker's sweep (``services.store``) knows these too."""
+    seen = tmp_path / "cwd"
+    prog = script(tmp_path, "prog", f'pwd > {seen}\ncp "$2" "$3"\n')
+    codec = ExternalCodec(config(), {"prog": str(prog)})
+    codec.encode(photo, 1)
+    folder = Path(seen.read_text().strip())
+    assert folder.parent == private_tmp
+    assert folder.name.startswith(TEMP_PREFIX) and folder.name.endswith(TEMP_SUFFIX)
+    assert leftovers(private_tmp) == []
+
+
+def test_programs_start_in_a_session_of_their_own_without_preexec_fn(
+    tmp_path: Path, photo: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python's documentation: ``preexec_fn`` is not safe in a process with threads (a worker
+    has several), so the child runs nothing before ``exec``; its own session gives it the
+    process group a time-out or a cancel kills."""
     import subprocess
 
-    from workers.codecs.external import sweep_orphan_workdirs
-    from workers.leftovers import owner_tag
+    from workers.codecs import external
 
-    dead_pid = subprocess.Popen(["true"])
-    dead_pid.wait()
-    host = socket.gethostname()
-    orphan = private_tmp / f"sclic-ext-{dead_pid.pid}.5@{host}-abc"
-    # This process's id with another start time: a dead worker's id handed out again.
-    reused = private_tmp / f"sclic-ext-{os.getpid()}.1@{host}-ghi"
-    mine = private_tmp / f"sclic-ext-{owner_tag()}-def"
-    other = private_tmp / "sclic-ext-noowner"
-    for folder in (orphan, reused, mine, other):
-        folder.mkdir()
-        (folder / "input.png").write_bytes(b"x")
-    assert sweep_orphan_workdirs() == 2
-    assert not orphan.exists() and not reused.exists()
-    assert mine.exists() and other.exists()
+    started: list[dict[str, object]] = []
+    real_popen = subprocess.Popen
+
+    def recording_popen(*args: object, **kwargs: object) -> subprocess.Popen[bytes]:
+        started.append(kwargs)
+        return real_popen(*args, **kwargs)  # type: ignore[call-overload,no-any-return]
+
+    monkeypatch.setattr(external.subprocess, "Popen", recording_popen)
+    prog = script(tmp_path, "prog", 'cp "$2" "$3"\n')
+    ExternalCodec(config(), {"prog": str(prog)}).encode(photo, 1)
+    assert started and all(
+        kw.get("start_new_session") is True and kw.get("preexec_fn") is None for kw in started
+    )

@@ -77,7 +77,7 @@ def test_c2_rate_matches_over_the_zoo_qualities(tmp_path) -> None:
     from PIL import Image
     from skimage import data
 
-    from workers.codecs.checkpoints import write_checkpoint
+    from workers.codecs.checkpoints import sha256_file, write_checkpoint
     from workers.codecs.pipeline import run_one
     from workers.codecs.zoo import QUALITIES, channels, hyperprior_stem
 
@@ -92,17 +92,20 @@ def test_c2_rate_matches_over_the_zoo_qualities(tmp_path) -> None:
     low = run_one("02", "low", src, tmp_path / "out", device="cpu", weights_dir=tmp_path)
     high = run_one("02", "high", src, tmp_path / "out", device="cpu", weights_dir=tmp_path)
     for row, target in ((low, 0.25), (high, 0.75)):
-        trials = {int(level): rate for level, rate in row["params"]["rate_trials"].items()}
-        assert row["target_bpp"] == target and row["bpp"] == trials[row["level"]]
-        assert row["params"]["achieved_bpp"] == row["bpp"]
+        trials = {int(level): rate for level, rate in row.params["rate_trials"].items()}
+        assert row.target_bpp == target and row.bpp == trials[row.level]
+        assert row.params["achieved_bpp"] == row.bpp
         # The chosen level is the nearest of those around the target.
         below = max((r for r in trials.values() if r < target), default=None)
         above = min((r for r in trials.values() if r >= target), default=None)
         nearest = min((r for r in (below, above) if r is not None), key=lambda r: abs(r - target))
-        assert row["bpp"] == nearest
-        assert row["params"]["weights_file"].startswith(
-            f"bmshj2018-hyperprior-ms-ssim-{row['level']}-"
-        )
+        assert row.bpp == nearest
+        weights = tmp_path / row.params["weights_file"]
+        assert weights.name.startswith(f"bmshj2018-hyperprior-ms-ssim-{row.level}-")
+        # The provenance names the checkpoint that coded this image, with its checksum.
+        assert row.provenance.level == row.level and row.provenance.weights_file == weights.name
+        assert row.provenance.weights_sha256 == sha256_file(weights)
         assert len(trials) < len(QUALITIES)  # a bisection, not every level
-    assert low["level"] < high["level"] and low["bpp"] < high["bpp"]
-    assert low["ms_ssim"] is not None and high["psnr"] is not None
+    assert low.level < high.level and low.bpp < high.bpp
+    assert low.scores is not None and low.scores.ms_ssim is not None
+    assert high.scores is not None and high.scores.psnr is not None

@@ -1,13 +1,15 @@
-// Annotation boxes drawn over an OpenSeadragon viewer.
+// Annotations (the labeler's boxes) drawn over an OpenSeadragon viewer.
 //
-// Boxes live in image-pixel coordinates of the first world item (the
+// Annotations live in image-pixel coordinates of the first world item (the
 // reconstruction); their screen rectangles are recomputed on every viewer
 // redraw, so they stay glued to the image while zooming and panning.
-// The layer sits inside the viewer's canvas element: wheel events over a box
-// still reach OpenSeadragon and zoom, while presses on boxes, handles and
-// drawing drags are taken before OpenSeadragon sees them, so they never pan.
+// The layer sits inside the viewer's canvas element: wheel events over an
+// annotation still reach OpenSeadragon and zoom, while presses on
+// annotations, handles and drawing drags are taken before OpenSeadragon sees
+// them, so they never pan.
 
 import {
+  MIN_ANNOTATION_SIDE,
   isDegenerate,
   movedRect,
   pickRect,
@@ -20,37 +22,43 @@ const HANDLES = ['nw', 'ne', 'sw', 'se'];
 /** Screen pixels a press must travel before it counts as a drag. */
 const DRAG_THRESHOLD_PX = 3;
 
-export class BoxLayer {
+export class AnnotationLayer {
   /**
    * @param {object} viewer OpenSeadragon viewer
    * @param {object} options
    * @param {boolean} [options.interactive] false: outlines only (difference view)
-   * @param {string} [options.boxClass] CSS class of each box element
+   * @param {string} [options.elementClass] CSS class of each annotation's element
    * @param {() => {width: number, height: number}} options.imageSize
-   * @param {(rect: object) => void} [options.onDraw] a new box was drawn
+   * @param {(rect: object) => void} [options.onDraw] a new annotation was drawn
    * @param {(key: string, before: object, after: object) => void} [options.onEdit] moved/resized
    * @param {(key: string|null) => void} [options.onSelect]
    * @param {() => boolean} [options.canDraw] whether drawing mode is on
+   * @param {number} [options.minSide] smallest side of an annotation (the server's rule)
+   * @param {(rect: object) => void} [options.onTooSmall] a drag ended under that size
    */
   constructor(viewer, options) {
     this.viewer = viewer;
     this.options = {
       interactive: true,
-      boxClass: 'annotation-box',
+      elementClass: 'annotation-box',
       onDraw: () => {},
       onEdit: () => {},
       onSelect: () => {},
       canDraw: () => false,
+      minSide: MIN_ANNOTATION_SIDE,
+      onTooSmall: () => {},
       ...options,
     };
-    this.boxes = [];
+    this.annotations = [];
     this.elements = new Map();
     this.selectedKey = null;
     this.readOnly = false;
+    /** Hidden to show the pixels under the annotations. */
+    this.hidden = false;
     this.drag = null;
 
     this.root = document.createElement('div');
-    this.root.className = 'box-layer';
+    this.root.className = 'annotation-layer';
     viewer.canvas.appendChild(this.root);
 
     this.draft = document.createElement('div');
@@ -79,31 +87,29 @@ export class BoxLayer {
   }
 
   /**
-   * Show exactly these boxes: [{key, id, x, y, w, h, saved}], in display order.
+   * Show exactly these annotations: [{key, id, x, y, w, h, saved}], in display order.
    */
-  render(boxes) {
-    this.boxes = boxes;
+  render(annotations) {
+    this.annotations = annotations;
     const keep = new Set();
-    boxes.forEach((box, index) => {
-      keep.add(box.key);
-      let el = this.elements.get(box.key);
+    annotations.forEach((annotation, index) => {
+      keep.add(annotation.key);
+      let el = this.elements.get(annotation.key);
       if (!el) {
-        el = this._createElement(box.key);
-        this.elements.set(box.key, el);
+        el = this._createElement(annotation.key);
+        this.elements.set(annotation.key, el);
         this.root.appendChild(el);
       }
-      el.dataset.id = box.id || '';
-      el.dataset.x = String(box.x);
-      el.dataset.y = String(box.y);
-      el.dataset.w = String(box.w);
-      el.dataset.h = String(box.h);
-      el.dataset.saved = box.saved ? 'true' : 'false';
-      el.classList.toggle('selected', box.key === this.selectedKey);
-      el.querySelector('.box-label').textContent = String(index + 1);
-      el.setAttribute(
-        'aria-label',
-        `Box ${index + 1}: x ${box.x}, y ${box.y}, ${box.w} by ${box.h} pixels`,
-      );
+      const a = annotation;
+      el.dataset.id = a.id || '';
+      el.dataset.x = String(a.x);
+      el.dataset.y = String(a.y);
+      el.dataset.w = String(a.w);
+      el.dataset.h = String(a.h);
+      el.dataset.saved = a.saved ? 'true' : 'false';
+      el.classList.toggle('selected', a.key === this.selectedKey);
+      el.querySelector('.annotation-label').textContent = String(index + 1);
+      el.setAttribute('aria-label', `Box ${index + 1}: x ${a.x}, y ${a.y}, ${a.w} by ${a.h} pixels`);
     });
     for (const [key, el] of this.elements) {
       if (!keep.has(key)) {
@@ -125,7 +131,7 @@ export class BoxLayer {
     this.options.onSelect(key);
   }
 
-  /** Abort a drag in progress, leaving every box as it was. */
+  /** Abort a drag in progress, leaving every annotation as it was. */
   cancelDrag() {
     if (!this.drag) return;
     this._endDrag();
@@ -133,16 +139,22 @@ export class BoxLayer {
     this.position();
   }
 
-  /** Recompute every box's screen rectangle from its image rectangle. */
+  /** Hide or show every annotation; a drag in progress ends. */
+  setHidden(hidden) {
+    this.hidden = hidden;
+    if (hidden) this.cancelDrag();
+    this.position();
+  }
+
+  /** Recompute every annotation's screen rectangle from its image rectangle. */
   position() {
     const image = this.tiledImage;
-    this.root.hidden = !image;
-    if (!image) return;
-    for (const box of this.boxes) {
-      const el = this.elements.get(box.key);
+    this.root.hidden = !image || this.hidden;
+    if (this.root.hidden) return;
+    for (const annotation of this.annotations) {
+      const el = this.elements.get(annotation.key);
       if (!el) continue;
-      const shown = this._previewRect(box);
-      this._place(el, image, shown);
+      this._place(el, image, this._previewRect(annotation));
     }
     if (this.drag && this.drag.type === 'draw' && this.drag.rect) {
       this._place(this.draft, image, this.drag.rect);
@@ -161,24 +173,24 @@ export class BoxLayer {
     el.style.height = `${Math.max(0, p1.y - p0.y)}px`;
   }
 
-  /** The rectangle a box is drawn at: its live drag preview while being edited. */
-  _previewRect(box) {
-    if (this.drag && this.drag.key === box.key && this.drag.rect) return this.drag.rect;
-    return box;
+  /** The rectangle an annotation is drawn at: its live drag preview while being edited. */
+  _previewRect(annotation) {
+    if (this.drag && this.drag.key === annotation.key && this.drag.rect) return this.drag.rect;
+    return annotation;
   }
 
   _createElement(key) {
     const el = document.createElement('div');
-    el.className = this.options.boxClass;
+    el.className = this.options.elementClass;
     el.dataset.key = key;
     const label = document.createElement('span');
-    label.className = 'box-label';
+    label.className = 'annotation-label';
     label.setAttribute('aria-hidden', 'true');
     el.appendChild(label);
     if (this.options.interactive) {
       for (const handle of HANDLES) {
         const h = document.createElement('div');
-        h.className = `box-handle box-handle-${handle}`;
+        h.className = `annotation-handle annotation-handle-${handle}`;
         h.dataset.handle = handle;
         el.appendChild(h);
       }
@@ -195,20 +207,20 @@ export class BoxLayer {
   }
 
   _onPointerDown(event) {
-    if (event.button !== 0 || this.readOnly || !this.tiledImage) return;
+    if (event.button !== 0 || this.readOnly || this.hidden || !this.tiledImage) return;
     // A release the page never saw (e.g. outside a frame) must not leave a
     // drag hanging that would swallow this press.
     if (this.drag) this.cancelDrag();
     const target = event.target instanceof Element ? event.target : null;
-    const handleEl = target && target.closest('.box-handle');
-    const boxEl = target && target.closest(`.${this.options.boxClass}`);
-    const startDraw = event.shiftKey || (this.options.canDraw() && !boxEl);
+    const handleEl = target && target.closest('.annotation-handle');
+    const annotationEl = target && target.closest(`.${this.options.elementClass}`);
+    const startDraw = event.shiftKey || (this.options.canDraw() && !annotationEl);
 
     let drag = null;
-    if (handleEl && boxEl && !event.shiftKey) {
-      drag = { type: 'resize', key: boxEl.dataset.key, handle: handleEl.dataset.handle };
-    } else if (boxEl && !event.shiftKey) {
-      drag = { type: 'move', key: boxEl.dataset.key };
+    if (handleEl && annotationEl && !event.shiftKey) {
+      drag = { type: 'resize', key: annotationEl.dataset.key, handle: handleEl.dataset.handle };
+    } else if (annotationEl && !event.shiftKey) {
+      drag = { type: 'move', key: annotationEl.dataset.key };
     } else if (startDraw && this.viewer.canvas.contains(target)) {
       drag = { type: 'draw', key: null };
     } else {
@@ -220,8 +232,8 @@ export class BoxLayer {
     event.stopPropagation();
     this.viewer.canvas.focus({ preventScroll: true });
 
-    const box = drag.key ? this.boxes.find((b) => b.key === drag.key) : null;
-    if (drag.key && !box) return;
+    const annotation = drag.key ? this.annotations.find((a) => a.key === drag.key) : null;
+    if (drag.key && !annotation) return;
     if (drag.key) this.select(drag.key);
 
     this.drag = {
@@ -229,7 +241,7 @@ export class BoxLayer {
       pointerId: event.pointerId,
       startClient: { x: event.clientX, y: event.clientY },
       startImage: this._imagePoint(event),
-      original: box ? pickRect(box) : null,
+      original: annotation ? pickRect(annotation) : null,
       rect: null,
       active: drag.type === 'resize',
     };
@@ -279,7 +291,9 @@ export class BoxLayer {
     this.draft.hidden = true;
 
     const rect = event.type === 'pointercancel' ? null : drag.rect;
-    if (drag.active && rect && !isDegenerate(rect)) {
+    if (drag.active && rect && isDegenerate(rect, this.options.minSide)) {
+      this.options.onTooSmall(rect);
+    } else if (drag.active && rect) {
       if (drag.type === 'draw') {
         this.options.onDraw(rect);
       } else if (!sameRect(rect, drag.original)) {
