@@ -33,9 +33,14 @@ class BackgroundTask(Task):
     max_retries = settings.task_max_retries
 
 
-# ``workers.reports`` holds no task: it is listed so that every worker loads its signal
-# handlers, which write the worker's report of what it can run.
-celery_app = Celery("sclic", include=["workers.tasks", "workers.reports"], task_cls=BackgroundTask)
+# ``workers.reports`` and ``workers.startup`` hold no task: they are listed so that every worker
+# loads their signal handlers, which write the worker's report of what it can run and, when it is
+# ready, clear killed writers' leftovers and send again the jobs that nobody is on.
+celery_app = Celery(
+    "sclic",
+    include=["workers.tasks", "workers.reports", "workers.startup"],
+    task_cls=BackgroundTask,
+)
 celery_app.conf.update(
     **celery_config(settings),
     # One message at a time per process, acknowledged only when done: a worker killed mid-image

@@ -1,8 +1,9 @@
 """The embedded platform (no REDIS_URL): the web app and its tasks in one process.
 
 This is the composition root that knows both sides: it installs the in-process task runner
-(task names resolved among the Celery tasks of :mod:`workers.tasks`) and starts the in-process
-worker's report of what it can run, so the admin's pages work the same as with Celery workers.
+(task names resolved among the Celery tasks of :mod:`workers.tasks`), starts the in-process
+worker's report of what it can run and sends again the jobs a restart interrupted
+(:mod:`workers.startup`), so the admin's pages work the same as with Celery workers.
 ``sclic serve`` and ``sclic demo`` serve :func:`create_app` when no REDIS_URL is set.
 """
 
@@ -44,10 +45,11 @@ def install_runner() -> None:
 
 
 def _reporting(app: FastAPI) -> None:
-    """Report the in-process worker's codecs while the app runs, as a Celery worker does, and
-    mark it stopped when the app shuts down (uvicorn ends on the signal it caught, so an
-    ``atexit`` hook would never run)."""
-    from workers import reports
+    """Report the in-process worker's codecs while the app runs, as a Celery worker does, send
+    again the compression jobs a restart left with nobody on them (their in-process queue died
+    with the last process), and mark the worker stopped when the app shuts down (uvicorn ends
+    on the signal it caught, so an ``atexit`` hook would never run)."""
+    from workers import reports, startup
 
     serve = app.router.lifespan_context
 
@@ -56,6 +58,7 @@ def _reporting(app: FastAPI) -> None:
         reports.start(reports.embedded_worker_name(), reports.EMBEDDED_QUEUES)
         try:
             async with serve(app) as state:
+                await run_in_threadpool(startup.resume_interrupted_jobs)
                 yield state
         finally:
             await run_in_threadpool(reports.stop)

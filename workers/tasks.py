@@ -6,20 +6,17 @@ A job or an ingest run is claimed on its row, with a heartbeat while it is worke
 (:mod:`backend.services.claims`): a second delivery leaves a live claim to its worker and takes
 over a stale one. Whatever a job's coding raises, the job ends ``done``, ``failed`` with the
 reason, or ``queued`` again for a transient failure: never ``running`` with no worker on it.
+A coded result becomes its reconstruction row in :mod:`workers.storing`; what a worker does when
+it starts (and the jobs a restart left with nobody on them) is in :mod:`workers.startup`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import socket
-import tempfile
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from celery.signals import worker_ready
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from backend.core.config import get_settings
 from backend.core.db import get_engine
@@ -32,27 +29,13 @@ from backend.models import (
     utcnow,
 )
 from backend.services import claims, ingest_runs
-from backend.services.images import add_reconstruction_row, find_reconstruction
-from backend.services.store import absolute, store_root, sweep_temporaries
+from backend.services.images import find_reconstruction
+from backend.services.store import absolute, store_root
 from backend.services.tasks import enqueue
+from workers import storing
 from workers.celery_app import TRANSIENT, celery_app
 
-if TYPE_CHECKING:
-    from workers.codecs.results import CodedImage
-
 log = logging.getLogger("sclic.workers")
-
-
-@worker_ready.connect
-def sweep_leftovers(**_: object) -> int:
-    """Before any work: remove what killed writers left (temporary files in the store, external
-    programs' scratch folders); those of living processes are kept (see ``services.store``)."""
-    root = store_root()
-    removed = sweep_temporaries(root, recursive=True) if root.is_dir() else 0
-    removed += sweep_temporaries(Path(tempfile.gettempdir()))
-    if removed:
-        log.info("removed %d temporary file(s) or folder(s) of killed workers", removed)
-    return removed
 
 
 def _session() -> Session:
@@ -240,7 +223,7 @@ def _code_group(
             statuses[job.id] = "failed"  # type: ignore[index]
             continue
         try:
-            recon = _store(session, source, job, outcome)
+            recon = storing.store(session, source, job, outcome)
         except TRANSIENT:
             raise
         except Exception as exc:
@@ -256,93 +239,6 @@ def _code_group(
         _finish(session, job, JobStatus.done, reconstruction_id=recon.id, error=None)
         statuses[job.id] = "done"  # type: ignore[index]
         _follow_up(recon)
-
-
-def _store(
-    session: Session, source: SourceImage, job: CompressionJob, result: CodedImage
-) -> Reconstruction | str:
-    """The job's reconstruction row, or why it is not stored.
-
-    A blind name is the SHA-1 of the reconstruction's file (paper, appendix 1.3; the IIIF
-    identifier and the stored file's name), so it names one reconstruction. When a job's output
-    has the same bytes as another reconstruction (a codec that gives the same pixels at its low
-    and high setting, on a noise image say), the second job fails with that reason, naming the
-    reconstruction it duplicates: a labeler would otherwise see one image twice as two items.
-    The files on disk are the first reconstruction's, which this job's output is.
-    """
-    twin = _twin(session, result.blind_name, job)
-    if twin is None:
-        try:
-            return _add_row(session, source, job, result)
-        except IntegrityError:
-            # Another job stored the same bytes between the check and the insert.
-            session.rollback()
-            twin = _twin(session, result.blind_name, job)
-            if twin is None:
-                raise
-    if (twin.source_image_id, twin.codec_id) == (source.id, job.codec_id):
-        whose = f"the {twin.setting.value} setting's reconstruction ({twin.model_id})"
-    elif twin.source_image_id == source.id:
-        whose = f"this source's {twin.model_id} reconstruction"
-    else:
-        whose = f"reconstruction {twin.model_id} of source image #{twin.source_image_id}"
-    return (
-        f"identical to {whose} (same bytes, blind name {twin.blind_name}): a blind name "
-        "names one reconstruction, so this one is not stored"
-    )
-
-
-def _twin(session: Session, blind_name: str, job: CompressionJob) -> Reconstruction | None:
-    """Another job's reconstruction under ``blind_name``."""
-    found = session.exec(select(Reconstruction).where(Reconstruction.blind_name == blind_name))
-    return next(
-        (
-            recon
-            for recon in found
-            if (recon.source_image_id, recon.codec_id, recon.setting)
-            != (job.source_image_id, job.codec_id, job.setting)
-        ),
-        None,
-    )
-
-
-def _add_row(
-    session: Session, source: SourceImage, job: CompressionJob, result: CodedImage
-) -> Reconstruction:
-    root = store_root()
-    made = result.provenance  # the scores come later, from the cpu queue (measure)
-    return add_reconstruction_row(
-        session,
-        source,
-        codec_id=job.codec_id,
-        setting=job.setting,
-        blind_name=result.blind_name,
-        png_relpath=_relative(result.reconstruction_path, root),
-        bitstream_relpath=_relative(result.bitstream_path, root),
-        width=result.width,
-        height=result.height,
-        measures={
-            "bitstream_bytes": result.bitstream_bytes,
-            "bpp": result.bpp,
-            "encode_s": result.timings.encode_s,
-            "decode_s": result.timings.decode_s,
-            "device": made.device,
-            "versions": dict(made.versions),
-            "hardware": made.hardware,
-            "weights_sha256": made.weights_sha256,
-            "provenance": made.to_dict(),
-            "params": {
-                **result.params,
-                "level": result.level,
-                "target_bpp": result.target_bpp,
-                "worker": socket.gethostname(),
-            },
-        },
-    )
-
-
-def _relative(path: Path, root: Path) -> str:
-    return str(path.resolve().relative_to(root.resolve()))
 
 
 @celery_app.task(name="workers.tasks.measure")

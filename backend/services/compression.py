@@ -1,17 +1,27 @@
-"""Compression jobs: one row per (source image, codec, setting), created once, run by workers."""
+"""Compression jobs: one row per (source image, codec, setting), created once, run by workers.
+
+A job whose worker went away (a restart of the embedded process, a Celery worker killed where no
+redelivery follows) would stay queued or running with nobody on it: :func:`interrupted_jobs`
+finds such jobs, the compression page shows them as interrupted, and :func:`resume_interrupted`
+sends them again, from the page's button and whenever a worker starts.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import ColumnElement, func, insert, update
 from sqlmodel import Session, col, select
 
 from backend.core.config import get_settings
 from backend.models import CompressionJob, JobStatus, Reconstruction, Setting, utcnow
+from backend.services import claims
 from backend.services.tasks import enqueue
+
+_WAITING = (JobStatus.queued, JobStatus.running)
 
 
 def create_jobs(
@@ -91,6 +101,8 @@ class CodecProgress:
     codec_id: str
     setting: str
     counts: dict[str, int]
+    # Of the queued and running jobs, those that no worker is on (see :func:`interrupted_jobs`).
+    interrupted: int = field(default=0)
 
     @property
     def total(self) -> int:
@@ -98,10 +110,14 @@ class CodecProgress:
 
     @property
     def finished(self) -> bool:
-        return self.counts.get("queued", 0) == 0 and self.counts.get("running", 0) == 0
+        """Nothing left that a worker is on or will pick up (interrupted jobs wait for a resume,
+        so the page stops polling for them)."""
+        waiting = self.counts.get("queued", 0) + self.counts.get("running", 0)
+        return waiting == self.interrupted
 
 
-def progress(session: Session) -> list[CodecProgress]:
+def progress(session: Session, now: datetime | None = None) -> list[CodecProgress]:
+    """Jobs per codec and setting and status, with how many of them are interrupted."""
     rows = session.exec(
         select(
             CompressionJob.codec_id, CompressionJob.setting, CompressionJob.status, func.count()
@@ -110,7 +126,91 @@ def progress(session: Session) -> list[CodecProgress]:
     table: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
     for codec_id, setting, status, count in rows:
         table[(codec_id, Setting(setting).value)][JobStatus(status).value] = int(count)
-    return [CodecProgress(c, s, counts) for (c, s), counts in sorted(table.items())]
+    stopped: dict[tuple[str, str], int] = defaultdict(int)
+    for job in interrupted_jobs(session, now):
+        stopped[(job.codec_id, job.setting.value)] += 1
+    return [
+        CodecProgress(c, s, counts, stopped[(c, s)]) for (c, s), counts in sorted(table.items())
+    ]
+
+
+def _last_sign_of_life() -> ColumnElement[datetime]:
+    """When a worker last said it works on a job (its claim's heartbeat), or else when the job
+    last changed (created, queued again, finished)."""
+    return func.coalesce(col(CompressionJob.heartbeat_at), col(CompressionJob.updated_at))
+
+
+def interrupted_jobs(session: Session, now: datetime | None = None) -> list[CompressionJob]:
+    """Queued or running jobs that no worker is on, oldest first.
+
+    A running job is interrupted when its claim's heartbeat is older than
+    ``task_stale_after_s``: its worker is gone. A queued job is interrupted when it has not been
+    picked up for that long *and* no worker has worked on any job meanwhile: in a long run the
+    later jobs wait their turn in the queue while the workers code the earlier ones, and only a
+    queue that stopped moving has lost its messages (an embedded process restarted, say).
+    """
+    cutoff = claims.stale_before(now)
+    last = _last_sign_of_life()
+    stale = session.exec(
+        select(CompressionJob)
+        .where(col(CompressionJob.status).in_(_WAITING), last < cutoff)
+        .order_by(col(CompressionJob.id))
+    ).all()
+    if any(job.status == JobStatus.queued for job in stale) and _workers_active(session, cutoff):
+        return [job for job in stale if job.status == JobStatus.running]
+    return list(stale)
+
+
+def _workers_active(session: Session, since: datetime) -> bool:
+    """Whether a worker has worked on a job since ``since``: a fresh claim, or a job that ended."""
+    recent = session.exec(
+        select(CompressionJob.id)
+        .where(
+            col(CompressionJob.status) != JobStatus.queued,
+            _last_sign_of_life() >= since,
+        )
+        .limit(1)
+    ).first()
+    return recent is not None
+
+
+def resume_interrupted(
+    session: Session,
+    now: datetime | None = None,
+    *,
+    leave_codecs: Iterable[str] = (),
+) -> list[int]:
+    """Queue the interrupted jobs again and send them, but those of ``leave_codecs``; their ids.
+
+    Each job's stale claim is dropped in one compare-and-set UPDATE that only touches a job
+    still interrupted, so two workers starting at once do not both send it, and a worker that
+    was only paused finds its claim gone. Sending a job again that a live worker took meanwhile
+    does no harm: the task's claim decides who codes it, and a job done already stays done.
+    """
+    now = now or utcnow()
+    left = set(leave_codecs)
+    ids = [
+        job.id
+        for job in interrupted_jobs(session, now)
+        if job.id is not None and job.codec_id not in left
+    ]
+    if not ids:
+        return []
+    resumed = session.scalars(
+        update(CompressionJob)
+        .where(
+            col(CompressionJob.id).in_(ids),
+            col(CompressionJob.status).in_(_WAITING),
+            _last_sign_of_life() < claims.stale_before(now),
+        )
+        .values(status=JobStatus.queued, claimed_by=None, heartbeat_at=None, updated_at=now)
+        .returning(col(CompressionJob.id))
+        .execution_options(synchronize_session=False)
+    ).all()
+    session.commit()
+    sent = sorted(i for i in resumed if i is not None)
+    start_jobs(sent)
+    return sent
 
 
 def failures(session: Session, limit: int = 200) -> list[CompressionJob]:

@@ -17,6 +17,7 @@ guessing from process ids or ages.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import os
@@ -95,14 +96,16 @@ def _names(path: Path, fd: int) -> bool:
         return False
 
 
-def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> Path:
+def write_atomic(path: Path, data: bytes, *, durable: bool = True, exclusive: bool = False) -> Path:
     """Write ``data`` to ``path`` through a temporary file and a rename, so readers never see
     half a file and a killed writer leaves only a temporary that :func:`sweep_temporaries`
     removes.
 
     ``durable`` (the default) flushes the file to disk before the rename: the store's files are
     the dataset, and a database row will point at them. Tiles, which can be rendered again,
-    pass ``durable=False``.
+    pass ``durable=False``. ``exclusive`` never replaces a file at ``path`` (``FileExistsError``
+    instead), even one that another writer puts there at the same moment: a file that a row
+    may point at is never overwritten by another job's bytes.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary, fd = _held_temporary(path.parent, folder=False)
@@ -112,11 +115,29 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> Path:
             if durable:
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.replace(temporary, path)
+            if exclusive:
+                _publish_new(temporary, path)
+            else:
+                os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
     return path
+
+
+def _publish_new(temporary: Path, path: Path) -> None:
+    """Give ``temporary`` the name ``path`` unless that name exists (``FileExistsError``)."""
+    try:
+        os.link(temporary, path)  # a hard link never replaces: the check and the naming are one
+    except FileExistsError:
+        raise
+    except OSError:
+        # A file system without hard links: check, then rename (two steps there).
+        if path.exists():
+            raise FileExistsError(errno.EEXIST, "file exists", str(path)) from None
+        os.replace(temporary, path)
+    else:
+        temporary.unlink()
 
 
 @contextlib.contextmanager

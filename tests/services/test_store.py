@@ -64,6 +64,23 @@ def test_a_failed_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Monke
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("hard_links", [True, False], ids=["hard-links", "no-hard-links"])
+def test_an_exclusive_write_never_replaces_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hard_links: bool
+) -> None:
+    if not hard_links:
+
+        def no_links(*_: object) -> None:
+            raise PermissionError("operation not permitted")
+
+        monkeypatch.setattr(os, "link", no_links)
+    target = tmp_path / "f"
+    assert write_atomic(target, b"first", exclusive=True) == target
+    with pytest.raises(FileExistsError):
+        write_atomic(target, b"second", exclusive=True)
+    assert target.read_bytes() == b"first" and [p.name for p in tmp_path.iterdir()] == ["f"]
+
+
 KILLED_MID_WRITE = textwrap.dedent(
     """
     import os, signal, sys

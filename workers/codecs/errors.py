@@ -40,6 +40,11 @@ class ImageTooSmallError(InvalidImageError):
     """The image is smaller than the smallest side the codec accepts."""
 
 
+class DuplicateOutputError(CodecError):
+    """Another job stores a reconstruction with the same pixels (the same blind name) right now,
+    from another bitstream; the files under that name are left to it."""
+
+
 class BitstreamError(CodecError):
     """A bitstream is truncated, foreign to this codec, or was made on another device type."""
 

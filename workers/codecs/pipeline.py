@@ -23,7 +23,12 @@ import numpy as np
 from backend.imaging import png
 from backend.services.store import sha1_bytes, write_atomic
 from workers.codecs.base import Codec, EncodeResult, check_rgb
-from workers.codecs.errors import CodecError, ImageTooSmallError, InvalidImageError
+from workers.codecs.errors import (
+    CodecError,
+    DuplicateOutputError,
+    ImageTooSmallError,
+    InvalidImageError,
+)
 from workers.codecs.provenance import ProvenanceMaker
 from workers.codecs.rate import SettingSpec, encode_setting_many
 from workers.codecs.registry import build_codec, get_entry
@@ -51,13 +56,30 @@ def read_png(path: Path) -> np.ndarray:
 def store_blind(out_dir: Path, png_data: bytes, bitstream: bytes) -> tuple[str, Path, Path]:
     """Store a reconstruction under its SHA-1 name and its bitstream beside it.
 
-    Returns ``(blind_name, png_path, bitstream_path)``; ``out_dir/ab/abcdef….png``.
+    Returns ``(blind_name, png_path, bitstream_path)``; ``out_dir/ab/abcdef….png``. A blind
+    name's files, once there, are never replaced: when the PNG exists already (another job's
+    output had the same bytes, or this job ran before), nothing is written, and the task decides
+    which job the files are (:mod:`workers.storing`). A bitstream that another writer of the same
+    PNG published first, with other bytes, is kept and this image fails
+    (:class:`DuplicateOutputError`): a row never points at a bitstream that is not its own.
     """
     blind = sha1_bytes(png_data)
     shard = out_dir / blind[:2]
+    png_path = shard / f"{blind}.png"
+    bitstream_path = shard / f"{blind}{BITSTREAM_SUFFIX}"
+    if png_path.exists():
+        return blind, png_path, bitstream_path
     # The bitstream first: a PNG under a blind name always has its bitstream beside it.
-    bitstream_path = write_atomic(shard / f"{blind}{BITSTREAM_SUFFIX}", bitstream)
-    png_path = write_atomic(shard / f"{blind}.png", png_data)
+    try:
+        write_atomic(bitstream_path, bitstream, exclusive=True)
+    except FileExistsError:
+        if bitstream_path.read_bytes() != bitstream:
+            raise DuplicateOutputError(
+                f"reconstruction {blind} is being stored by another job (same pixels, another "
+                "bitstream); its files are left to it"
+            ) from None
+        # This job's own bitstream, left by an earlier run of it that stopped before the PNG.
+    write_atomic(png_path, png_data)
     return blind, png_path, bitstream_path
 
 

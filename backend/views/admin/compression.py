@@ -4,7 +4,8 @@ Paper, section 3.1 and appendix 1.4: each image is compressed with each chosen c
 a high setting. Jobs run on the workers (see :mod:`backend.services.compression`); the page's
 status widget shows progress per codec and setting, polls itself while anything is queued or
 running and stops once all have finished, and lists failures with the codec's reason and a
-retry button.
+retry button. Jobs that no worker is on any more (a worker stopped, the platform restarted) are
+shown as interrupted, with a button that sends them again.
 
 The codecs offered are those a live worker reported it can run (each worker's report is shown
 with its age); the others are shown disabled with what is missing, and a request for them is
@@ -22,6 +23,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from backend.api.deps import Principal, SessionDep
+from backend.core.config import get_settings
 from backend.models import (
     CompressionJob,
     JobStatus,
@@ -72,6 +74,8 @@ def _status_context(session: Session) -> dict[str, Any]:
         "cancelled": CANCELLED,
         "polling": any(not r.finished for r in rows),
         "n_failed": sum(r.counts.get("failed", 0) for r in rows),
+        "n_interrupted": sum(r.interrupted for r in rows),
+        "stale_minutes": f"{get_settings().task_stale_after_s / 60:g}",
     }
 
 
@@ -242,6 +246,20 @@ def compression_retry_all(request: Request, session: SessionDep, principal: Admi
             f"codec {o.codec_id} ({o.name}): {o.reason}" for o in refused.values()
         )
     return back("/admin/compression", msg)
+
+
+@router.post("/compression/resume-interrupted", response_model=None)
+def compression_resume(request: Request, session: SessionDep, principal: AdminForm) -> Response:
+    """Send the interrupted jobs again (but those of codecs that no live worker offers)."""
+    waiting = {job.codec_id for job in compression.interrupted_jobs(session)}
+    refused = {o.codec_id: o for o in worker_reports.unoffered(session, waiting)}
+    resumed = compression.resume_interrupted(session, leave_codecs=refused)
+    msg = f"{len(resumed)} interrupted jobs queued again."
+    if refused:
+        msg += " Left as they are: " + "; ".join(
+            f"codec {o.codec_id} ({o.name}): {o.reason}" for o in refused.values()
+        )
+    return _status_or_back(request, session, principal, msg)
 
 
 @router.post("/compression/reconstructions/{reconstruction_id}/measure", response_model=None)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlmodel import select
 
+from backend.core.config import get_settings
 from backend.models import CompressionJob, JobStatus, Setting
-from backend.services import anonymise
+from backend.services import anonymise, claims
 from backend.views.admin import compression as page
 from tests.services.helpers import fake_sources
 from tests.utils.factories import make_reconstruction
@@ -163,3 +166,66 @@ def test_failed_metrics_are_listed_and_measured_again(client, admin, session, mo
     assert client.post("/admin/compression/reconstructions/x/measure").status_code == 422
     without_csrf(client)
     assert client.post(action).status_code == 403
+
+
+def stranded_jobs(session, stale_s: float) -> tuple[CompressionJob, CompressionJob]:
+    """A job left running by a worker that is gone and one left queued, both last touched
+    ``stale_s`` seconds ago (the clock moved back on the rows, not waited for)."""
+    [source_id] = fake_sources(session, 1)
+    ids = page.compression.create_jobs(
+        session, [source_id], [("91", Setting.low), ("92", Setting.low)]
+    )
+    running, queued = jobs(session)
+    long_ago = running.created_at - timedelta(seconds=stale_s)
+    running.status, running.claimed_by = JobStatus.running, "gone-host:4242:dead"
+    running.heartbeat_at = running.updated_at = long_ago
+    queued.updated_at = long_ago
+    session.add_all([running, queued])
+    session.commit()
+    assert [running.id, queued.id] == ids
+    return running, queued
+
+
+def test_jobs_nobody_is_on_show_as_interrupted_and_resume(client, admin, session, sent):
+    """After a restart a job stays running with a stale claim, or queued with its message gone:
+    the widget says so instead of polling forever, and its button sends them again."""
+    stale_s = get_settings().task_stale_after_s + 1
+    running, queued = stranded_jobs(session, stale_s)
+    fragment = client.get("/admin/compression", headers=HX).text
+    assert 'id="compression-interrupted"' in fragment and "hx-trigger" not in fragment
+    assert "2 queued or running jobs have had no worker on them" in fragment
+    assert fragment.count("1 interrupted") == 2 and "All jobs have finished." not in fragment
+    assert 'action="/admin/compression/resume-interrupted"' in fragment
+
+    resumed = client.post("/admin/compression/resume-interrupted", headers=HX).text
+    assert "2 interrupted jobs queued again." in resumed and 'hx-trigger="every 2s"' in resumed
+    assert 'id="compression-interrupted"' not in resumed
+    assert sent == [running.id, queued.id]
+    for job in jobs(session):
+        assert job.status == JobStatus.queued and job.claimed_by is None
+        assert job.heartbeat_at is None
+    # Sent again, they are fresh: a second press sends nothing twice.
+    again = client.post("/admin/compression/resume-interrupted", follow_redirects=False)
+    assert "0+interrupted+jobs+queued+again" in again.headers["location"] and len(sent) == 2
+    without_csrf(client)
+    assert client.post("/admin/compression/resume-interrupted").status_code == 403
+
+
+def test_jobs_that_wait_their_turn_or_have_a_live_worker_are_not_interrupted(
+    client, admin, session, sent
+):
+    """In a long run the later jobs wait in the queue while a worker codes the earlier ones:
+    only a running job whose claim went stale is interrupted then."""
+    stale_s = get_settings().task_stale_after_s + 1
+    running, queued = stranded_jobs(session, stale_s)
+    [source_id] = fake_sources(session, 1, tag="live")
+    [live_id] = page.compression.create_jobs(session, [source_id], [("91", Setting.high)])
+    assert claims.claim(session, CompressionJob, live_id, "live-host:1:alive")
+    fragment = client.get("/admin/compression", headers=HX).text
+    assert 'hx-trigger="every 2s"' in fragment  # a live worker is on a job: still working
+    assert "1 queued or running jobs have had no worker on them" in fragment
+    client.post("/admin/compression/resume-interrupted")
+    assert sent == [running.id]
+    left = {job.id: job for job in jobs(session)}
+    assert left[live_id].claimed_by == "live-host:1:alive"
+    assert left[queued.id].status == JobStatus.queued and left[queued.id].heartbeat_at is None

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from tests.workers.codecs.tolerance import assert_close_reconstruction
-from workers.codecs.errors import ImageTooSmallError, InvalidImageError
-from workers.codecs.pipeline import read_png, run_many, run_one
+from workers.codecs.errors import DuplicateOutputError, ImageTooSmallError, InvalidImageError
+from workers.codecs.pipeline import BITSTREAM_SUFFIX, read_png, run_many, run_one, store_blind
 from workers.codecs.registry import build_codec
 from workers.codecs.results import CodedImage
 
@@ -263,3 +263,35 @@ def test_non_rgb_source_is_refused(tmp_path: Path) -> None:
     Image.fromarray(np.zeros((64, 64), np.uint8)).save(src)
     with pytest.raises(InvalidImageError, match="1 band"):
         run_one("91", "low", src, tmp_path / "out")
+
+
+def test_a_second_store_of_the_same_pixels_writes_nothing(tmp_path: Path) -> None:
+    """Two jobs whose PNGs are byte-identical share a blind name: the second one's bitstream
+    must not replace the first reconstruction's before its job fails (issue 11, 6.2)."""
+    png_data = b"the same reconstruction"
+    blind, png_path, bitstream_path = store_blind(tmp_path, png_data, b"bitstream of the low job")
+    assert bitstream_path == png_path.with_suffix(BITSTREAM_SUFFIX)
+    modified = png_path.stat().st_mtime_ns, bitstream_path.stat().st_mtime_ns
+    again = store_blind(tmp_path, png_data, b"the high job's other bitstream")
+    assert again == (blind, png_path, bitstream_path)
+    assert bitstream_path.read_bytes() == b"bitstream of the low job"
+    assert (png_path.stat().st_mtime_ns, bitstream_path.stat().st_mtime_ns) == modified
+    assert sorted(p.name for p in png_path.parent.iterdir()) == [png_path.name, bitstream_path.name]
+
+
+def test_a_bitstream_published_first_by_another_writer_is_kept(tmp_path: Path) -> None:
+    """Two writers of the same pixels at once: the one whose bitstream got there first keeps
+    it; the other fails and writes no PNG. Its own bitstream, left by an earlier run of the
+    same job that stopped before the PNG, is taken as it is."""
+    png_data = b"the same reconstruction"
+    blind = hashlib.sha1(png_data).hexdigest()
+    shard = tmp_path / blind[:2]
+    shard.mkdir()
+    bitstream_path = shard / f"{blind}{BITSTREAM_SUFFIX}"
+    bitstream_path.write_bytes(b"the other writer's bitstream")
+    with pytest.raises(DuplicateOutputError, match="being stored by another job"):
+        store_blind(tmp_path, png_data, b"this writer's bitstream")
+    assert bitstream_path.read_bytes() == b"the other writer's bitstream"
+    assert [p.name for p in shard.iterdir()] == [bitstream_path.name]
+    _, png_path, _ = store_blind(tmp_path, png_data, b"the other writer's bitstream")
+    assert png_path.read_bytes() == png_data
