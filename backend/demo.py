@@ -23,8 +23,8 @@ from backend.models import (
     Bulk,
     CompressionJob,
     JobStatus,
+    RateSetting,
     Role,
-    Setting,
     SourceImage,
     User,
 )
@@ -79,10 +79,10 @@ def ensure_demo_users(session: Session, password: str) -> None:
 
 # (codec id, setting) pairs the demo shows: the demo neural codec at both settings and the
 # JPEG control at the low setting.
-DEMO_CODECS: tuple[tuple[str, Setting], ...] = (
-    ("90", Setting.low),
-    ("90", Setting.high),
-    ("91", Setting.low),
+DEMO_CODECS: tuple[tuple[str, RateSetting], ...] = (
+    ("90", RateSetting.low),
+    ("90", RateSetting.high),
+    ("91", RateSetting.low),
 )
 
 RunJob = Callable[[int], object]

@@ -18,11 +18,15 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, text
 
+from tests.utils.servers import base_url, listening_socket, uvicorn_fd_args
+
 SERVER_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REPO = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
+    """A port free now, for a program that binds it itself (nginx); it may be taken before
+    then, so servers we start ourselves get a socket instead (:func:`uvicorn_server`)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -58,34 +62,12 @@ def scratch_database() -> Iterator[tuple[str, Path]]:
 
 @contextlib.contextmanager
 def uvicorn_server(workers: int = 1) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """The platform under uvicorn in its own process group; yields (base URL, process)."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "backend.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-        ],
-        cwd=REPO,
-        env=os.environ.copy(),
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    """The platform under uvicorn in its own process group, serving on a socket bound here (so
+    no other program can take its port first); yields (base URL, process)."""
+    sock = listening_socket()
+    with sock:
+        proc = _start_uvicorn(sock, workers)
+        base = base_url(sock)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -100,6 +82,32 @@ def uvicorn_server(workers: int = 1) -> Iterator[tuple[str, subprocess.Popen[byt
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
+
+
+def _start_uvicorn(sock: socket.socket, workers: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "backend.main:create_app",
+            "--factory",
+            *uvicorn_fd_args(sock),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+        ],
+        cwd=REPO,
+        env=os.environ.copy(),
+        start_new_session=True,
+        pass_fds=(sock.fileno(),),
+    )
 
 
 def percentile(values: list[float], q: float) -> float:

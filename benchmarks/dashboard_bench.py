@@ -82,17 +82,17 @@ def seed_reconstructions(plan_id: int) -> int:
     from sqlmodel import Session
 
     from backend.core.db import get_engine
-    from backend.models import Reconstruction, Setting, StudyPlan
+    from backend.models import Plan, RateSetting, Reconstruction
     from backend.services import plans
 
     with Session(get_engine()) as session:
-        plan = session.get(StudyPlan, plan_id)
+        plan = session.get(Plan, plan_id)
         params = plans.PlanParams.from_row(plan)
         rows = [
             {
                 "source_image_id": i,
                 "codec_id": c,
-                "setting": Setting(s),
+                "setting": RateSetting(s),
                 "params": {},
                 "versions": {},
                 "blind_name": _hex(f"r-{i}-{c}-{s}", 40),
@@ -261,7 +261,7 @@ def main() -> None:
         from sqlmodel import Session, select
 
         from backend.core.db import get_engine
-        from backend.models import Batch, BatchItem, Bulk, Role, StudyPlan
+        from backend.models import Batch, BatchItem, Bulk, Plan, Role
         from backend.services import assignments, dashboard, plan_cuts, plans
         from backend.services.auth import create_user
 
@@ -297,7 +297,7 @@ def main() -> None:
             )
         n = timed("12,504 reconstruction rows (bulk insert)", seed_reconstructions, plan.id)
         with Session(get_engine(), expire_on_commit=False) as session:
-            plan = session.get(StudyPlan, plan.id)
+            plan = session.get(Plan, plan.id)
             cut = timed("cut preview (nothing written)", plan_cuts.prepare_cut, session, plan)
             print(f"    {cut.ready_images} images ready, {len(cut.recon_ids)} reconstructions")
             timed(f"cut {n} reconstructions (write)", plan_cuts.cut_bulks, session, plan, boss.id)

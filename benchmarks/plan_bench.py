@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from backend.planning.bulks import Plan, check_plan, plan_bulks_and_batches, preview
-from backend.planning.halves import reconstructions_for, split_halves
+from backend.plans.bulks import BulkLayout, check_plan, plan_bulks_and_batches, preview
+from backend.plans.halves import reconstructions_for, split_halves
 
 # Appendix, table 1: selected images per source dataset.
 DATASETS = {"clic": 379 + 81 + 29 + 27, "div2k": 603 + 62, "raise": 382}
@@ -30,7 +30,7 @@ def main() -> None:
     ]
     for leftover in ("last", "even"):
         timings: dict[str, float] = {}
-        plan: Plan | None = None
+        plan: BulkLayout | None = None
         for seed in range(args.repeat):
             steps = []
             started = time.perf_counter()
@@ -42,7 +42,7 @@ def main() -> None:
             problems = check_plan(plan, recons)
             steps.append(("check_plan", time.perf_counter()))
             assert not problems, problems[:3]
-            Plan.from_json(plan.to_json())
+            BulkLayout.from_json(plan.to_json())
             steps.append(("JSON round trip", time.perf_counter()))
             previous = started
             for name, moment in steps:

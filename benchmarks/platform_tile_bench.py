@@ -36,7 +36,7 @@ def seed(folder: Path) -> tuple[str, str, int]:
     from sqlmodel import Session
 
     from backend.core.db import get_engine
-    from backend.models import Assignment, Batch, BatchItem, Role, Setting
+    from backend.models import Assignment, Batch, BatchItem, RateSetting, Role
     from backend.services.auth import create_user
     from backend.services.images import (
         get_or_create_dataset,
@@ -62,7 +62,7 @@ def seed(folder: Path) -> tuple[str, str, int]:
             session,
             source,
             codec_id="91",
-            setting=Setting.low,
+            setting=RateSetting.low,
             png_bytes=reconstruction.read_bytes(),
             bitstream=None,
             width=side,

@@ -23,8 +23,8 @@ from backend.core.db import get_engine
 from backend.models import (
     CompressionJob,
     JobStatus,
+    RateSetting,
     Reconstruction,
-    Setting,
     SourceImage,
     utcnow,
 )
@@ -105,7 +105,7 @@ def _compress_jobs(job_ids: list[int]) -> list[str]:
 
     statuses: dict[int, str] = {}
     with _session() as session:
-        groups: dict[tuple[str, Setting], list[CompressionJob]] = {}
+        groups: dict[tuple[str, RateSetting], list[CompressionJob]] = {}
         for job_id in dict.fromkeys(job_ids):
             job = session.get(CompressionJob, job_id)
             if job is None:
@@ -152,7 +152,7 @@ def _compress_jobs(job_ids: list[int]) -> list[str]:
 
 def _code_claimed(session: Session, held: list[CompressionJob], statuses: dict[int, str]) -> None:
     """Start the claimed jobs and code them, grouped by codec and setting."""
-    started: dict[tuple[str, Setting], list[tuple[CompressionJob, SourceImage]]] = {}
+    started: dict[tuple[str, RateSetting], list[tuple[CompressionJob, SourceImage]]] = {}
     for job in held:
         source = _start(session, job)
         if isinstance(source, str):
@@ -182,7 +182,7 @@ def _end_unfinished(
 def _code_group(
     session: Session,
     codec_id: str,
-    setting: Setting,
+    setting: RateSetting,
     group: list[tuple[CompressionJob, SourceImage]],
     statuses: dict[int, str],
 ) -> None:

@@ -35,7 +35,10 @@ class Role(enum.StrEnum):
     researcher = "researcher"
 
 
-class Setting(enum.StrEnum):
+class RateSetting(enum.StrEnum):
+    """The paper's two compression settings per codec, near 0.25 (low) and 0.75 (high) bpp
+    (section 3.1); columns and the API call it ``setting``."""
+
     low = "low"
     high = "high"
 

@@ -12,8 +12,10 @@ from sqlmodel import Field, SQLModel
 from backend.models.base import AssignmentStatus, enum_column, new_public_id, utcnow
 
 
-class StudyPlan(SQLModel, table=True):
+class Plan(SQLModel, table=True):
     """A saved, versioned plan: halves, codec sets, bulk and batch sizes, seed."""
+
+    __tablename__ = "studyplan"  # the table's name from before the class was called Plan
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=128)

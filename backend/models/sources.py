@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from backend.models.base import JobStatus, Setting, SourceStatus, enum_column, utcnow
+from backend.models.base import JobStatus, RateSetting, SourceStatus, enum_column, utcnow
 
 
 class SourceDataset(SQLModel, table=True):
@@ -101,7 +101,7 @@ class Reconstruction(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     source_image_id: int = Field(foreign_key="sourceimage.id", index=True)
     codec_id: str = Field(max_length=2, index=True)
-    setting: Setting = Field(sa_column=enum_column(Setting, nullable=False))
+    setting: RateSetting = Field(sa_column=enum_column(RateSetting, nullable=False))
     params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     blind_name: str = Field(unique=True, index=True, max_length=40)
     png_path: str = Field(max_length=1024)
@@ -131,7 +131,7 @@ class Reconstruction(SQLModel, table=True):
     @property
     def model_id(self) -> str:
         """The paper's model id: two-digit codec number and L/H, e.g. ``06L``."""
-        return f"{self.codec_id}{'L' if self.setting == Setting.low else 'H'}"
+        return f"{self.codec_id}{'L' if self.setting == RateSetting.low else 'H'}"
 
 
 class CompressionJob(SQLModel, table=True):
@@ -142,7 +142,7 @@ class CompressionJob(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     source_image_id: int = Field(foreign_key="sourceimage.id", index=True)
     codec_id: str = Field(max_length=2)
-    setting: Setting = Field(sa_column=enum_column(Setting, nullable=False))
+    setting: RateSetting = Field(sa_column=enum_column(RateSetting, nullable=False))
     status: JobStatus = Field(
         default=JobStatus.queued, sa_column=enum_column(JobStatus, nullable=False)
     )

@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, func, insert, update
 from sqlmodel import Session, col, select
 
 from backend.core.config import get_settings
-from backend.models import CompressionJob, JobStatus, Reconstruction, Setting, utcnow
+from backend.models import CompressionJob, JobStatus, RateSetting, Reconstruction, utcnow
 from backend.services import claims
 from backend.services.tasks import enqueue
 
@@ -25,7 +25,7 @@ _WAITING = (JobStatus.queued, JobStatus.running)
 
 
 def create_jobs(
-    session: Session, source_ids: Iterable[int], codec_settings: Iterable[tuple[str, Setting]]
+    session: Session, source_ids: Iterable[int], codec_settings: Iterable[tuple[str, RateSetting]]
 ) -> list[int]:
     """Add the missing jobs and return their ids, in one query and one bulk insert.
 
@@ -37,7 +37,7 @@ def create_jobs(
     if not sources or not pairs:
         return []
     existing = {
-        (source_id, codec_id, Setting(setting))
+        (source_id, codec_id, RateSetting(setting))
         for source_id, codec_id, setting in session.exec(
             select(
                 CompressionJob.source_image_id, CompressionJob.codec_id, CompressionJob.setting
@@ -125,7 +125,7 @@ def progress(session: Session, now: datetime | None = None) -> list[CodecProgres
     ).all()
     table: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
     for codec_id, setting, status, count in rows:
-        table[(codec_id, Setting(setting).value)][JobStatus(status).value] = int(count)
+        table[(codec_id, RateSetting(setting).value)][JobStatus(status).value] = int(count)
     stopped: dict[tuple[str, str], int] = defaultdict(int)
     for job in interrupted_jobs(session, now):
         stopped[(job.codec_id, job.setting.value)] += 1

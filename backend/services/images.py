@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, select
 
-from backend.models import Reconstruction, Setting, SourceDataset, SourceImage
+from backend.models import RateSetting, Reconstruction, SourceDataset, SourceImage
 from backend.services.store import absolute, blind_relpath, sha1_bytes, write_atomic
 
 
@@ -74,7 +74,7 @@ def register_source(
 
 
 def find_reconstruction(
-    session: Session, source_id: int, codec_id: str, setting: Setting
+    session: Session, source_id: int, codec_id: str, setting: RateSetting
 ) -> Reconstruction | None:
     return session.exec(
         select(Reconstruction).where(
@@ -90,7 +90,7 @@ def add_reconstruction_row(
     source: SourceImage,
     *,
     codec_id: str,
-    setting: Setting,
+    setting: RateSetting,
     blind_name: str,
     png_relpath: str,
     bitstream_relpath: str | None,
@@ -142,7 +142,7 @@ def register_reconstruction(
     source: SourceImage,
     *,
     codec_id: str,
-    setting: Setting,
+    setting: RateSetting,
     png_bytes: bytes,
     bitstream: bytes | None,
     width: int,

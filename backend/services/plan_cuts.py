@@ -3,9 +3,9 @@
 A plan's reconstructions were cut into bulks of 200 source images, each in batches of 25, so
 that each labeler sees every version of an image in one bulk and never one image twice in a
 batch. Cutting is safe to repeat: it places every source image whose planned reconstructions
-all exist and that is not in a bulk yet, after :func:`~backend.planning.bulks.check_plan`
+all exist and that is not in a bulk yet, after :func:`~backend.plans.bulks.check_plan`
 found no broken rule, and writes all of it or nothing. The layout itself is
-:mod:`backend.planning.bulks` (pure); this module feeds it rows and writes its result.
+:mod:`backend.plans.bulks` (pure); this module feeds it rows and writes its result.
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ from backend.models import (
     Batch,
     BatchItem,
     Bulk,
+    Plan,
+    RateSetting,
     Reconstruction,
-    Setting,
     SourceImage,
     SourceStatus,
-    StudyPlan,
 )
-from backend.planning.bulks import Plan, check_plan, plan_bulks_and_batches, preview
-from backend.planning.halves import Reconstruction as Planned
+from backend.plans.bulks import BulkLayout, check_plan, plan_bulks_and_batches, preview
+from backend.plans.halves import Reconstruction as Planned
 from backend.services.plans import PlanError, PlanParams, eligible_sources, halves_of
 
 
@@ -41,7 +41,7 @@ class Cut:
     ready_images: int
     waiting_images: int
     placed_images: int
-    plan: Plan | None
+    plan: BulkLayout | None
     problems: list[str]
     recon_ids: dict[Planned, int]
     bulk_offset: int = 0
@@ -74,7 +74,7 @@ def _placed_reconstructions(session: Session) -> set[int]:
     )
 
 
-def prepare_cut(session: Session, plan: StudyPlan) -> Cut:
+def prepare_cut(session: Session, plan: Plan) -> Cut:
     """Work out the cut without writing: which images are ready, the layout, broken rules."""
     params = PlanParams.from_row(plan)
     halves = halves_of(plan)
@@ -98,7 +98,7 @@ def prepare_cut(session: Session, plan: StudyPlan) -> Cut:
     found: dict[int, dict[tuple[str, str], int]] = defaultdict(dict)
     touched: set[int] = set()
     for recon_id, source_id, codec_id, setting in rows:
-        key = (codec_id, Setting(setting).value)
+        key = (codec_id, RateSetting(setting).value)
         if key in wanted.get(source_id, ()):
             found[source_id][key] = int(recon_id or 0)
             if recon_id in placed:
@@ -134,13 +134,13 @@ def prepare_cut(session: Session, plan: StudyPlan) -> Cut:
     )
 
 
-def cut_bulks(session: Session, plan: StudyPlan, user_id: int | None) -> Cut:
+def cut_bulks(session: Session, plan: Plan, user_id: int | None) -> Cut:
     """Write the cut in one transaction, or nothing when a rule is broken or nothing is ready.
 
     Cuts are serialised by locking the plan rows, so two admins pressing the button at once
     cannot place an image twice; a repeated cut finds the images placed and adds nothing.
     """
-    session.exec(select(StudyPlan.id).with_for_update()).all()
+    session.exec(select(Plan.id).with_for_update()).all()
     cut = prepare_cut(session, plan)
     if cut.problems:
         session.rollback()

@@ -3,14 +3,14 @@
 Paper, section 3.1 and appendix 1.3: the prepared images were split in half, each half
 compressed with four codecs (A: C1, C3, C5, C6; B: C2, C3, C4, C6) at a low and a high setting,
 and the 12,504 reconstructions were cut into 8 bulks of 200 source images, each in 64 batches of
-25. A plan records those choices; every change saves a new :class:`~backend.models.StudyPlan`
+25. A plan records those choices; every change saves a new :class:`~backend.models.Plan`
 version (never an overwrite), with the seeded split itself, so what was compressed and cut can
 always be traced to the version that asked for it.
 
 Carrying a plan out has two steps, each safe to repeat: *start compression* (here) adds the
 missing compression jobs, and *cut bulks and batches* (:mod:`backend.services.plan_cuts`) places
 every source image whose planned reconstructions all exist and is not in a bulk yet. The
-planning itself is :mod:`backend.planning` (pure); this module feeds it rows and writes its
+planning itself is :mod:`backend.plans` (pure); this module feeds it rows and writes its
 result.
 """
 
@@ -27,16 +27,16 @@ from backend.models import (
     AuditEntry,
     CompressionJob,
     JobStatus,
+    Plan,
+    RateSetting,
     Reconstruction,
-    Setting,
     SourceDataset,
     SourceImage,
     SourceStatus,
-    StudyPlan,
 )
-from backend.planning.bulks import check_plan, plan_bulks_and_batches, preview
-from backend.planning.halves import CODEC_SETS, HALVES, SETTINGS, Half, split_halves
-from backend.planning.halves import Reconstruction as Planned
+from backend.plans.bulks import check_plan, plan_bulks_and_batches, preview
+from backend.plans.halves import CODEC_SETS, HALVES, SETTINGS, Half, split_halves
+from backend.plans.halves import Reconstruction as Planned
 from backend.services import compression, worker_reports
 
 DEFAULT_NAME = "study"
@@ -87,8 +87,8 @@ class PlanParams:
             out.append(f"the batch size must be between 1 and {MAX_BATCH_SIZE} images")
         return out
 
-    def codec_settings(self, half: Half) -> list[tuple[str, Setting]]:
-        return [(c, Setting(s)) for c in self.codec_sets[half] for s in self.settings]
+    def codec_settings(self, half: Half) -> list[tuple[str, RateSetting]]:
+        return [(c, RateSetting(s)) for c in self.codec_sets[half] for s in self.settings]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -99,7 +99,7 @@ class PlanParams:
         }
 
     @classmethod
-    def from_row(cls, plan: StudyPlan) -> PlanParams:
+    def from_row(cls, plan: Plan) -> PlanParams:
         p = plan.params
         sets = p.get("codec_sets", {})
         return cls(
@@ -208,28 +208,26 @@ def _planned(halves: Mapping[int, Half], params: PlanParams) -> list[Planned]:
     ]
 
 
-def latest(session: Session, name: str = DEFAULT_NAME) -> StudyPlan | None:
+def latest(session: Session, name: str = DEFAULT_NAME) -> Plan | None:
     return session.exec(
-        select(StudyPlan).where(StudyPlan.name == name).order_by(col(StudyPlan.version).desc())
+        select(Plan).where(Plan.name == name).order_by(col(Plan.version).desc())
     ).first()
 
 
-def versions(session: Session, name: str = DEFAULT_NAME) -> list[StudyPlan]:
+def versions(session: Session, name: str = DEFAULT_NAME) -> list[Plan]:
     return list(
-        session.exec(
-            select(StudyPlan).where(StudyPlan.name == name).order_by(col(StudyPlan.version).desc())
-        ).all()
+        session.exec(select(Plan).where(Plan.name == name).order_by(col(Plan.version).desc())).all()
     )
 
 
-def halves_of(plan: StudyPlan) -> dict[int, Half]:
+def halves_of(plan: Plan) -> dict[int, Half]:
     stored = plan.params.get("halves", {})
     return {int(i): half for half in HALVES for i in stored.get(half, [])}
 
 
 def save_plan(
     session: Session, params: PlanParams, user_id: int | None, name: str = DEFAULT_NAME
-) -> tuple[StudyPlan, bool]:
+) -> tuple[Plan, bool]:
     """Save a new version with the current split; returns (version, created).
 
     Saving what the latest version already holds (same choices, same split) adds nothing.
@@ -242,7 +240,7 @@ def save_plan(
     previous = latest(session, name)
     if previous is not None and previous.seed == params.seed and previous.params == body:
         return previous, False
-    plan = StudyPlan(
+    plan = Plan(
         name=name,
         version=(previous.version + 1) if previous else 1,
         seed=params.seed,
@@ -263,7 +261,7 @@ def save_plan(
     return plan, True
 
 
-def start_compression(session: Session, plan: StudyPlan, user_id: int | None) -> int:
+def start_compression(session: Session, plan: Plan, user_id: int | None) -> int:
     """Add the plan's missing compression jobs and queue them; returns how many were queued.
 
     Images removed or anonymised since the version was saved are left out. Raises
@@ -275,7 +273,7 @@ def start_compression(session: Session, plan: StudyPlan, user_id: int | None) ->
     still = {i for i, _ in eligible_sources(session)}
     # One query for the jobs that exist, so a repeated start only visits images that lack one.
     existing = {
-        (int(i), c, Setting(x).value)
+        (int(i), c, RateSetting(x).value)
         for i, c, x in session.exec(
             select(
                 col(CompressionJob.source_image_id),
@@ -325,7 +323,7 @@ class PlanProgress:
         return self.expected > 0 and self.existing >= self.expected
 
 
-def plan_progress(session: Session, plan: StudyPlan) -> PlanProgress:
+def plan_progress(session: Session, plan: Plan) -> PlanProgress:
     """Planned reconstructions of the still-eligible images, how many exist, jobs by status."""
     params = PlanParams.from_row(plan)
     still = {i for i, _ in eligible_sources(session)}
@@ -341,7 +339,7 @@ def plan_progress(session: Session, plan: StudyPlan) -> PlanProgress:
         for i, c, s in session.exec(
             select(Reconstruction.source_image_id, Reconstruction.codec_id, Reconstruction.setting)
         ).all()
-        if (i, c, Setting(s).value) in wanted
+        if (i, c, RateSetting(s).value) in wanted
     )
     jobs: Counter[str] = Counter()
     for i, c, s, status in session.exec(
@@ -352,7 +350,7 @@ def plan_progress(session: Session, plan: StudyPlan) -> PlanProgress:
             CompressionJob.status,
         )
     ).all():
-        if (i, c, Setting(s).value) in wanted:
+        if (i, c, RateSetting(s).value) in wanted:
             jobs[JobStatus(status).value] += 1
     images = len({i for i, _, _ in wanted})
     return PlanProgress(images, len(wanted), existing, dict(jobs))

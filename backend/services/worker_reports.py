@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from backend.core.config import get_settings
 from backend.models import WorkerCodec, WorkerReport, utcnow
-from backend.planning.halves import CODEC_SETS
+from backend.plans.halves import CODEC_SETS
 from backend.services.tasks import queue_of
 
 CODEC_QUEUE = queue_of("compress")

@@ -31,7 +31,7 @@ def _json(value: Any) -> Any:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("reconstruction") as batch:
+    with op.batch_alter_table("reconstruction", recreate="never") as batch:
         batch.add_column(
             sa.Column("hardware", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True)
         )
@@ -53,7 +53,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("reconstruction") as batch:
+    # ALTER TABLE … DROP COLUMN in place (SQLite 3.35+): a batch copy of the table would drop
+    # "reconstruction" while compression jobs and boxes still point at it, which SQLite refuses
+    # with foreign keys on.
+    with op.batch_alter_table("reconstruction", recreate="never") as batch:
         batch.drop_column("provenance")
         batch.drop_column("weights_sha256")
         batch.drop_column("hardware")

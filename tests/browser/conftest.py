@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.utils.servers import base_url, listening_socket, uvicorn_fd_args
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -28,42 +29,36 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture()
 def live_server(data_dir: Path, tmp_path: Path) -> Iterator[str]:
-    """The platform served by uvicorn on this test's database and data folder."""
-    port = _free_port()
+    """The platform served by uvicorn on this test's database and data folder, on a socket
+    bound here and handed over (no free port picked first and bound later)."""
+    sock = listening_socket()
     env = os.environ.copy()
     env["SCLIC_DATA_DIR"] = str(data_dir)
     env.pop("REDIS_URL", None)  # tasks in-process: browser tests need no worker
     log = (tmp_path / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "workers.embedded:create_app",  # as `sclic serve` without REDIS_URL
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    with sock:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "workers.embedded:create_app",  # as `sclic serve` without REDIS_URL
+                "--factory",
+                *uvicorn_fd_args(sock),
+                "--log-level",
+                "warning",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            pass_fds=(sock.fileno(),),
+        )
+        base = base_url(sock)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # generous: a loaded machine imports slowly
         while True:
             try:
                 if httpx.get(base + "/login", timeout=1).status_code == 200:

@@ -13,12 +13,12 @@ from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from backend.models import (
+    Plan,
+    RateSetting,
     Reconstruction,
-    Setting,
     SourceDataset,
     SourceImage,
     SourceStatus,
-    StudyPlan,
 )
 
 
@@ -76,7 +76,7 @@ def fake_reconstructions(
         {
             "source_image_id": source_id,
             "codec_id": codec_id,
-            "setting": Setting(setting),
+            "setting": RateSetting(setting),
             "params": {},
             "versions": {},
             "blind_name": _hex(f"recon-{source_id}-{codec_id}-{setting}", 40),
@@ -97,10 +97,10 @@ def fake_reconstructions(
             Reconstruction.setting,
         )
     ).all()
-    return {(s, c, Setting(x).value): i for i, s, c, x in found}
+    return {(s, c, RateSetting(x).value): i for i, s, c, x in found}
 
 
-def planned_triples(plan: StudyPlan) -> list[tuple[int, str, str]]:
+def planned_triples(plan: Plan) -> list[tuple[int, str, str]]:
     """``(source id, codec id, setting)`` of every reconstruction that ``plan`` asks for."""
     from backend.services import plans
 

@@ -12,9 +12,9 @@ from backend.models import (
     AuditEntry,
     CompressionJob,
     JobStatus,
+    RateSetting,
     Reconstruction,
     Role,
-    Setting,
     SourceImage,
     SourceStatus,
 )
@@ -29,7 +29,7 @@ def test_pixels_and_tiles_go_annotations_stay(session):
     recon = make_reconstruction(session, seed=1)
     source = session.get(SourceImage, recon.source_image_id)
     session.add(Annotation(reconstruction_id=recon.id, labeler_id=ana.id, x=3, y=4, w=20, h=10))
-    session.add(CompressionJob(source_image_id=source.id, codec_id="92", setting=Setting.high))
+    session.add(CompressionJob(source_image_id=source.id, codec_id="92", setting=RateSetting.high))
     session.commit()
     tiles = TileService(get_settings().tile_cache_dir, tile_size=256)
     tiles.pregenerate(ResolvedImage(recon.blind_name, "image", absolute(recon.png_path)))

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from backend.core.config import get_settings
-from backend.models import CompressionJob, JobStatus, Setting
+from backend.models import CompressionJob, JobStatus, RateSetting
 from backend.services import claims
 from tests.utils import factories
 from tests.utils.factories import photo
@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 def make_jobs(session, n: int = 2) -> list[CompressionJob]:  # type: ignore[no-untyped-def]
     source = factories.make_source(session, photo("astronaut")[:64, :64], "claims", "claims")
     jobs = [
-        CompressionJob(source_image_id=source.id, codec_id=f"9{i}", setting=Setting.low)
+        CompressionJob(source_image_id=source.id, codec_id=f"9{i}", setting=RateSetting.low)
         for i in range(n)
     ]
     session.add_all(jobs)

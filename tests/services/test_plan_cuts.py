@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import select
 
 from backend.models import Batch, BatchItem, Bulk, Reconstruction, SourceImage, SourceStatus
-from backend.planning.halves import CODEC_SETS
+from backend.plans.halves import CODEC_SETS
 from backend.services import plan_cuts, plans
 from tests.services.helpers import fake_reconstructions, fake_sources, planned_triples
 

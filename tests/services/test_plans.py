@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from backend.models import AuditEntry, CompressionJob, SourceImage, SourceStatus, StudyPlan
-from backend.planning.halves import CODEC_SETS
+from backend.models import AuditEntry, CompressionJob, Plan, SourceImage, SourceStatus
+from backend.plans.halves import CODEC_SETS
 from backend.services import plans
 from tests.services.helpers import fake_sources
 
@@ -28,7 +28,7 @@ def test_every_change_is_a_new_version_and_old_ones_stay(session):
     second, created = plans.save_plan(session, plans.PlanParams(seed=7, batch_size=20), None)
     assert created and second.version == 2
     session.expire_all()
-    kept = session.get(StudyPlan, first.id)
+    kept = session.get(Plan, first.id)
     assert kept.seed == 0 and kept.params["batch_size"] == 25
     assert [v.version for v in plans.versions(session)] == [2, 1]
     halves = kept.params["halves"]
@@ -45,7 +45,7 @@ def test_preview_counts_halves_and_models_without_writing(session):
     assert all(n == 5 for c in found.per_half.values() for n in c.values())  # per dataset
     assert found.per_model["03L"] == 30 and found.per_model["01H"] == 15
     assert found.layout["bulks"] == 2 and found.problems == []
-    assert session.exec(select(StudyPlan)).all() == []
+    assert session.exec(select(Plan)).all() == []
 
 
 @pytest.mark.parametrize(
@@ -64,7 +64,7 @@ def test_bad_choices_are_refused_and_nothing_saved(session, params, words):
     fake_sources(session, 4)
     with pytest.raises(plans.PlanError, match=words):
         plans.save_plan(session, params, None)
-    assert session.exec(select(StudyPlan)).all() == []
+    assert session.exec(select(Plan)).all() == []
 
 
 def test_start_compression_adds_each_job_once(session, no_enqueue, codec_worker):

@@ -15,9 +15,9 @@ from backend.models import (
     Batch,
     BatchItem,
     Bulk,
+    RateSetting,
     Reconstruction,
     Role,
-    Setting,
     SourceImage,
     User,
 )
@@ -59,7 +59,7 @@ def make_reconstruction(
     rgb: np.ndarray | None = None,
     *,
     codec_id: str = "91",
-    setting: Setting = Setting.low,
+    setting: RateSetting = RateSetting.low,
     seed: int = 0,
 ) -> Reconstruction:
     """A source image and a reconstruction of it (the source plus seeded noise)."""

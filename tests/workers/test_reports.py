@@ -12,7 +12,7 @@ from backend.core.config import get_settings
 from backend.core.db import get_engine
 from backend.models import WorkerReport
 from backend.services import worker_reports
-from tests.workers.test_tasks import Worker, wait_for
+from tests.workers.helpers import Worker, wait_for
 
 
 def test_a_report_says_what_runs_here_and_what_is_missing(session, tmp_path, monkeypatch):

@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import Session, select
 
 from backend.core.config import get_settings
-from backend.models import CompressionJob, JobStatus, Reconstruction, Setting, utcnow
+from backend.models import CompressionJob, JobStatus, RateSetting, Reconstruction, utcnow
 from backend.services import claims, compression
 from backend.services.tasks import drain_local_tasks
 from tests.utils import factories
@@ -30,7 +30,7 @@ def job_rows(session: Session) -> list[CompressionJob]:
     return list(session.exec(select(CompressionJob).order_by(CompressionJob.id)).all())
 
 
-def make_jobs(session: Session, settings: list[tuple[str, Setting]]) -> list[int]:
+def make_jobs(session: Session, settings: list[tuple[str, RateSetting]]) -> list[int]:
     source = factories.make_source(session, photo("astronaut")[:64, :64], "start", "startup")
     return compression.create_jobs(session, [source.id], settings)
 
@@ -44,7 +44,7 @@ def test_a_start_sends_again_the_jobs_nobody_is_on_and_codes_each_once(session, 
     from workers import startup
 
     running, queued, stored = make_jobs(
-        session, [("90", Setting.low), ("90", Setting.high), ("91", Setting.low)]
+        session, [("90", RateSetting.low), ("90", RateSetting.high), ("91", RateSetting.low)]
     )
     left_by_a_dead_worker(session, running)
     # The third one's worker died after storing the reconstruction, before marking the job.
@@ -81,7 +81,7 @@ def test_a_start_leaves_jobs_with_a_live_worker_to_it(session, in_process):
     from workers.tasks import compress
 
     live, waiting, stranded = make_jobs(
-        session, [("90", Setting.low), ("90", Setting.high), ("91", Setting.low)]
+        session, [("90", RateSetting.low), ("90", RateSetting.high), ("91", RateSetting.low)]
     )
     later = utcnow() + timedelta(seconds=get_settings().task_stale_after_s + 1)
     assert claims.claim(session, CompressionJob, stranded, "gone-host:4242:dead")
@@ -101,7 +101,7 @@ def test_the_embedded_worker_sends_them_again_when_the_app_starts(session, in_pr
 
     from workers.embedded import create_app
 
-    [job_id] = make_jobs(session, [("91", Setting.low)])
+    [job_id] = make_jobs(session, [("91", RateSetting.low)])
     left_by_a_dead_worker(session, job_id)
     stale = timedelta(seconds=get_settings().task_stale_after_s + 1)
     job = job_rows(session)[0]
@@ -130,7 +130,7 @@ def test_a_celery_worker_sends_them_again_when_it_is_ready(session, data_dir, tm
     from tests.workers.helpers import Worker, wait_for
 
     redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
-    [job_id] = make_jobs(session, [("91", Setting.low)])
+    [job_id] = make_jobs(session, [("91", RateSetting.low)])
     left_by_a_dead_worker(session, job_id)
     stale = timedelta(seconds=get_settings().task_stale_after_s + 1)
     job = job_rows(session)[0]

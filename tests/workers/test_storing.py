@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sqlmodel import select
 
-from backend.models import CompressionJob, JobStatus, Reconstruction, Setting
+from backend.models import CompressionJob, JobStatus, RateSetting, Reconstruction
 from backend.services import compression
 from backend.services.store import sha1_file, store_root
 from tests.utils import factories
@@ -41,7 +41,7 @@ def test_a_duplicate_output_leaves_the_first_reconstructions_files_as_they_were(
     grey_decodes(monkeypatch)
     source = factories.make_source(session, photo("astronaut")[:64, :64], "grey", "storing")
     low_id, high_id = compression.create_jobs(
-        session, [source.id], [("90", Setting.low), ("90", Setting.high)]
+        session, [source.id], [("90", RateSetting.low), ("90", RateSetting.high)]
     )
     assert tasks.compress.run(low_id) == "done"
     [recon] = session.exec(select(Reconstruction)).all()

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
-import signal
-import subprocess
 import sys
 import textwrap
-import time
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sqlmodel import Session, select
 
-from backend.models import CompressionJob, JobStatus, Reconstruction, Setting, SourceImage
+from backend.models import CompressionJob, JobStatus, RateSetting, Reconstruction, SourceImage
 from backend.services import compression
 from backend.services.store import sha1_file, store_root
 from tests.utils import factories
 from tests.utils.factories import photo
+from tests.workers.helpers import DEADLINE_S, Worker, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -47,7 +45,7 @@ def test_jpeg_control_job_in_process(session, sent):
     from workers.tasks import compress, make_tiles, measure
 
     source = make_source(session)
-    [job_id] = compression.create_jobs(session, [source.id], [("91", Setting.low)])
+    [job_id] = compression.create_jobs(session, [source.id], [("91", RateSetting.low)])
     assert compress.run(job_id) == "done"
     job = job_rows(session)[0]
     assert sent == [("measure", job.reconstruction_id), ("make_tiles", job.reconstruction_id)]
@@ -72,7 +70,7 @@ def test_jpeg_control_job_in_process(session, sent):
     assert make_tiles.run(recon.id) == 0  # every tile already there
 
     # Asking again creates no job; running the job again makes no second reconstruction.
-    assert compression.create_jobs(session, [source.id], [("91", Setting.low)]) == []
+    assert compression.create_jobs(session, [source.id], [("91", RateSetting.low)]) == []
     assert compress.run(job_id) == "done already"
     assert len(session.exec(select(Reconstruction)).all()) == 1
 
@@ -81,7 +79,7 @@ def test_a_reconstruction_that_cannot_be_measured_says_why(session, sent):
     from workers.tasks import compress, measure
 
     source = make_source(session)
-    [job_id] = compression.create_jobs(session, [source.id], [("91", Setting.high)])
+    [job_id] = compression.create_jobs(session, [source.id], [("91", RateSetting.high)])
     assert compress.run(job_id) == "done"
     recon = session.exec(select(Reconstruction)).one()
     (store_root() / recon.png_path).write_bytes(b"not a png")
@@ -97,8 +95,8 @@ def test_jobs_coded_as_a_batch(session, monkeypatch):
 
     sources = [make_source(session, name) for name in ("astronaut", "coffee")]
     tiny = make_source(session, "rocket", size=40)
-    ids = compression.create_jobs(session, [s.id for s in sources], [("90", Setting.low)])
-    [tiny_job] = compression.create_jobs(session, [tiny.id], [("90", Setting.low)])
+    ids = compression.create_jobs(session, [s.id for s in sources], [("90", RateSetting.low)])
+    [tiny_job] = compression.create_jobs(session, [tiny.id], [("90", RateSetting.low)])
     assert compress_batch.run([*ids, tiny_job]) == ["done", "done", "failed"]
     jobs = {job.id: job for job in job_rows(session)}
     assert "ImageTooSmallError" in jobs[tiny_job].error
@@ -110,7 +108,7 @@ def test_jobs_coded_as_a_batch(session, monkeypatch):
     monkeypatch.delenv("REDIS_URL", raising=False)
     monkeypatch.setenv("SCLIC_CODEC_BATCH", "2")
     get_settings.cache_clear()
-    more = compression.create_jobs(session, [s.id for s in sources], [("90", Setting.high)])
+    more = compression.create_jobs(session, [s.id for s in sources], [("90", RateSetting.high)])
     compression.start_jobs(more)
     drain_local_tasks()
     done = [job for job in job_rows(session) if job.id in more]
@@ -123,7 +121,7 @@ def test_jobs_coded_as_a_batch(session, monkeypatch):
     monkeypatch.setenv("SCLIC_CODEC_MODEL_BATCH", "1")
     get_settings.cache_clear()
     others = [make_source(session, name) for name in ("chelsea", "rocket")]
-    streamed = compression.create_jobs(session, [s.id for s in others], [("90", Setting.low)])
+    streamed = compression.create_jobs(session, [s.id for s in others], [("90", RateSetting.low)])
     compression.start_jobs(streamed)
     drain_local_tasks()
     done = [job for job in job_rows(session) if job.id in streamed]
@@ -140,7 +138,7 @@ def test_batch_messages_for_codecs_that_do_not_batch_become_single_jobs(session,
     monkeypatch.delenv("REDIS_URL", raising=False)
     get_settings.cache_clear()
     sources = [make_source(session, name) for name in ("astronaut", "coffee")]
-    ids = compression.create_jobs(session, [s.id for s in sources], [("91", Setting.low)])
+    ids = compression.create_jobs(session, [s.id for s in sources], [("91", RateSetting.low)])
     assert compress_batch.run(ids) == ["sent alone", "sent alone"]
     drain_local_tasks()
     assert [job.status for job in job_rows(session)] == [JobStatus.done, JobStatus.done]
@@ -152,7 +150,7 @@ def test_a_stored_but_unmeasured_reconstruction_is_handed_on_again(session, monk
     from workers.tasks import compress
 
     source = make_source(session)
-    [job_id] = compression.create_jobs(session, [source.id], [("91", Setting.high)])
+    [job_id] = compression.create_jobs(session, [source.id], [("91", RateSetting.high)])
     with monkeypatch.context() as lost:
         # The worker dies before its follow-up tasks reach the broker.
         lost.setattr("workers.tasks.enqueue", lambda *args: None)
@@ -173,12 +171,12 @@ def test_a_transient_failure_puts_every_unfinished_job_back(session, monkeypatch
     from workers import tasks
 
     sources = [make_source(session, name) for name in ("astronaut", "coffee")]
-    ids = compression.create_jobs(session, [s.id for s in sources], [("90", Setting.low)])
+    ids = compression.create_jobs(session, [s.id for s in sources], [("90", RateSetting.low)])
 
     def database_away(*args, **kwargs):
         raise OperationalError("INSERT", {}, ConnectionError("server closed the connection"))
 
-    monkeypatch.setattr(tasks, "_add_row", database_away)
+    monkeypatch.setattr(tasks.storing, "add_row", database_away)
     with pytest.raises(OperationalError):
         tasks.compress_batch.run(ids)
     assert [job.status for job in job_rows(session)] == [JobStatus.queued, JobStatus.queued]
@@ -201,7 +199,9 @@ def test_identical_outputs_of_two_jobs_fail_the_second_with_a_reason(session, se
     from workers.tasks import compress, compress_batch
 
     source = make_noise_source(session)
-    ids = compression.create_jobs(session, [source.id], [("91", Setting.low), ("91", Setting.high)])
+    ids = compression.create_jobs(
+        session, [source.id], [("91", RateSetting.low), ("91", RateSetting.high)]
+    )
     if together:
         assert compress_batch.run(ids) == ["done", "failed"]
     else:
@@ -223,8 +223,8 @@ def test_no_fault_of_ours_leaves_a_job_running(session, sent, monkeypatch):
     from workers import tasks
 
     sources = [make_source(session, name) for name in ("astronaut", "coffee")]
-    ids = compression.create_jobs(session, [s.id for s in sources], [("90", Setting.low)])
-    real_add_row, calls = tasks._add_row, []
+    ids = compression.create_jobs(session, [s.id for s in sources], [("90", RateSetting.low)])
+    real_add_row, calls = tasks.storing.add_row, []
 
     def first_fails(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls.append(args)
@@ -232,14 +232,14 @@ def test_no_fault_of_ours_leaves_a_job_running(session, sent, monkeypatch):
             raise RuntimeError("a bug in storing")
         return real_add_row(*args, **kwargs)
 
-    monkeypatch.setattr(tasks, "_add_row", first_fails)
+    monkeypatch.setattr(tasks.storing, "add_row", first_fails)
     assert tasks.compress_batch.run(ids) == ["failed", "done"]
     first, second = job_rows(session)
     assert first.status == JobStatus.failed and "RuntimeError: a bug in storing" in first.error
     assert second.status == JobStatus.done
 
     # Outside one job's result (starting the claimed jobs, say): every claimed job fails.
-    more = compression.create_jobs(session, [s.id for s in sources], [("90", Setting.high)])
+    more = compression.create_jobs(session, [s.id for s in sources], [("90", RateSetting.high)])
 
     def broken_start(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise KeyError("a bug before coding")
@@ -256,7 +256,7 @@ def test_a_job_claimed_by_a_live_worker_is_left_to_it(session, sent):
     from workers.tasks import compress
 
     source = make_source(session)
-    [job_id] = compression.create_jobs(session, [source.id], [("91", Setting.low)])
+    [job_id] = compression.create_jobs(session, [source.id], [("91", RateSetting.low)])
     assert claims.claim(session, CompressionJob, job_id, "another-worker")
     assert compress.run(job_id) == "running elsewhere"
     if os.environ.get("REDIS_URL"):
@@ -274,8 +274,8 @@ def test_codec_errors_are_recorded_on_the_job(session, tmp_path, monkeypatch):
     get_settings.cache_clear()
     source = make_source(session)
     tiny = make_source(session, "coffee", size=8)
-    ids = compression.create_jobs(session, [source.id], [("01", Setting.low)])
-    ids += compression.create_jobs(session, [tiny.id], [("90", Setting.low)])
+    ids = compression.create_jobs(session, [source.id], [("01", RateSetting.low)])
+    ids += compression.create_jobs(session, [tiny.id], [("90", RateSetting.low)])
     for job_id in ids:
         assert compress.run(job_id) == "failed"
     missing, too_small = job_rows(session)
@@ -319,7 +319,9 @@ def test_a_corrupt_checkpoint_and_a_crashing_program_are_recorded_on_the_job(
     pipeline._codec.cache_clear()
     request.addfinalizer(pipeline._codec.cache_clear)
     source = make_source(session)
-    ids = compression.create_jobs(session, [source.id], [("01", Setting.low), ("06", Setting.low)])
+    ids = compression.create_jobs(
+        session, [source.id], [("01", RateSetting.low), ("06", RateSetting.low)]
+    )
     for job_id in ids:
         assert compress.run(job_id) == "failed"
     corrupt, crashed = job_rows(session)
@@ -345,7 +347,11 @@ FAKE_ENCODER = textwrap.dedent(
         # Half the bitstream on disk, then the slow part: a kill now leaves a half-written file.
         out.write(data[: len(data) // 2])
         out.flush()
-        time.sleep(float(os.environ.get("FAKE_JPEGAI_DELAY", "0")))
+        # The slow part lasts until the test creates the file FAKE_JPEGAI_HOLD names (a
+        # condition, not a duration, so a loaded machine cannot outrun it).
+        hold = os.environ.get("FAKE_JPEGAI_HOLD")
+        while hold and not os.path.exists(hold):
+            time.sleep(0.05)
         out.write(data[len(data) // 2 :])
     """
 )
@@ -376,61 +382,6 @@ def redis_clean():
     client.flushdb()
 
 
-class Worker:
-    def __init__(self, env: dict[str, str], log: Path, concurrency: int = 1) -> None:
-        self.log = log
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "workers.celery_app",
-                "worker",
-                "-Q",
-                "gpu,cpu",
-                "--concurrency",
-                str(concurrency),
-                "--pool",
-                "prefork",
-                "--loglevel",
-                "INFO",
-                "-n",
-                f"test-{uuid.uuid4().hex[:6]}@%h",
-                "--without-mingle",
-                "--without-gossip",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=log.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def kill(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-def wait_for(predicate, timeout: float, what: str, log: Path | None = None):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    tail = log.read_text()[-3000:] if log and log.exists() else ""
-    raise AssertionError(f"timed out waiting for {what}\n{tail}")
-
-
 @pytest.fixture()
 def worker_env(data_dir, tmp_path, redis_clean):
     env = os.environ.copy()
@@ -446,7 +397,6 @@ def worker_env(data_dir, tmp_path, redis_clean):
         SCLIC_TASK_HEARTBEAT_S="1",
         SCLIC_TASK_STALE_AFTER_S="10",
         SCLIC_TASK_BUSY_RECHECK_S="2",
-        FAKE_JPEGAI_DELAY="0",
     )
     return env
 
@@ -457,7 +407,9 @@ def test_real_worker_runs_jobs_once_even_when_delivered_twice(session, worker_en
     from workers.celery_app import celery_app
 
     source = make_source(session)
-    ids = compression.create_jobs(session, [source.id], [("91", Setting.low), ("06", Setting.high)])
+    ids = compression.create_jobs(
+        session, [source.id], [("91", RateSetting.low), ("06", RateSetting.high)]
+    )
     worker = Worker(worker_env, tmp_path / "worker.log")
     try:
         compression.start_jobs(ids)
@@ -465,7 +417,7 @@ def test_real_worker_runs_jobs_once_even_when_delivered_twice(session, worker_en
         celery_app.send_task("workers.tasks.compress_batch", args=[ids])
         wait_for(
             lambda: all(j.status == JobStatus.done for j in job_rows(session)),
-            120,
+            DEADLINE_S,
             "both jobs done",
             worker.log,
         )
@@ -478,10 +430,13 @@ def test_real_worker_runs_jobs_once_even_when_delivered_twice(session, worker_en
             return all(r.ssim is not None for r in session.exec(select(Reconstruction)).all())
 
         # The cpu queue measured both after they were stored.
-        wait_for(measured, 60, "metrics", worker.log)
+        wait_for(measured, DEADLINE_S, "metrics", worker.log)
         # Tiles were made by the cpu queue's task after the reconstruction was stored.
         wait_for(
-            lambda: any((store_root().parent / "tiles").rglob("*.jpg")), 60, "tiles", worker.log
+            lambda: any((store_root().parent / "tiles").rglob("*.jpg")),
+            DEADLINE_S,
+            "tiles",
+            worker.log,
         )
     finally:
         worker.stop()
@@ -491,23 +446,37 @@ def test_real_worker_runs_jobs_once_even_when_delivered_twice(session, worker_en
 @pytest.mark.worker
 def test_a_job_delivered_again_while_it_runs_is_not_coded_twice(session, worker_env, tmp_path):
     """The broker hands a message out again after its visibility timeout (4 s here) while the
-    first delivery still runs (6 s); the second process leaves the job to the first."""
+    first delivery still runs (its encoder is held until the second delivery was seen); the
+    second process leaves the job to the first."""
     source = make_source(session)
-    [job_id] = compression.create_jobs(session, [source.id], [("06", Setting.low)])
-    env = {**worker_env, "FAKE_JPEGAI_DELAY": "6", "SCLIC_TASK_BUSY_RECHECK_S": "2"}
+    [job_id] = compression.create_jobs(session, [source.id], [("06", RateSetting.low)])
+    release = tmp_path / "release-encoder"
+    env = {**worker_env, "FAKE_JPEGAI_HOLD": str(release), "SCLIC_TASK_BUSY_RECHECK_S": "2"}
     worker = Worker(env, tmp_path / "worker.log", concurrency=2)
     try:
         compression.start_jobs([job_id])
         wait_for(
             lambda: "running on another worker" in worker.log.read_text(),
-            60,
+            DEADLINE_S,
             "the second delivery",
             worker.log,
         )
-        wait_for(lambda: job_rows(session)[0].status == JobStatus.done, 60, "job done", worker.log)
+        release.touch()
+        wait_for(
+            lambda: job_rows(session)[0].status == JobStatus.done,
+            DEADLINE_S,
+            "job done",
+            worker.log,
+        )
         # The look-again message finds the job done.
-        wait_for(lambda: "'done already'" in worker.log.read_text(), 30, "the re-check", worker.log)
+        wait_for(
+            lambda: "'done already'" in worker.log.read_text(),
+            DEADLINE_S,
+            "the re-check",
+            worker.log,
+        )
     finally:
+        release.touch()
         worker.stop()
     job = job_rows(session)[0]
     assert job.attempts == 1 and job.error is None
@@ -521,7 +490,7 @@ def finish_on_a_new_worker(session: Session, env: dict[str, str], log: Path) -> 
     try:
         wait_for(
             lambda: job_rows(session)[0].status == JobStatus.done,
-            120,
+            DEADLINE_S,
             "job done on the next worker",
             log,
         )
@@ -537,36 +506,61 @@ def stored_files(suffix: str = "") -> list[Path]:
 @needs_redis
 @pytest.mark.worker
 def test_worker_killed_mid_job_loses_nothing(session, worker_env, tmp_path):
+    """A worker SIGKILLed while its external encoder has written half a bitstream: nothing
+    half-made reaches the store or the database; the next worker sweeps the dead one's work
+    folder and codes the job again."""
     source = make_source(session)
-    [job_id] = compression.create_jobs(session, [source.id], [("06", Setting.low)])
-    slow = {**worker_env, "FAKE_JPEGAI_DELAY": "30"}
-    first = Worker(slow, tmp_path / "first.log")
+    [job_id] = compression.create_jobs(session, [source.id], [("06", RateSetting.low)])
+    release = tmp_path / "release-encoder"
+    first = Worker({**worker_env, "FAKE_JPEGAI_HOLD": str(release)}, tmp_path / "first.log")
     workdirs = tmp_path / "worker-tmp"
 
     def half_written() -> list[Path]:
-        return [p for p in workdirs.glob(".sclic-*.tmp/*") if p.suffix != ".png"]
+        # Bytes on disk, not just the file opened: the program opens it, then writes.
+        return [
+            p
+            for p in workdirs.glob(".sclic-*.tmp/*")
+            if p.suffix != ".png" and p.stat().st_size > 0
+        ]
 
     try:
-        compression.start_jobs([job_id])
-        wait_for(half_written, 60, "the encoder's first half", first.log)
-        first.kill()
+        try:
+            compression.start_jobs([job_id])
+            wait_for(half_written, DEADLINE_S, "the encoder's first half", first.log)
+            first.kill()
+        finally:
+            first.stop()
+        # The kill landed mid-write: half a bitstream in the program's work folder, nothing in
+        # the store and no reconstruction row. (The program runs in a session of its own and
+        # outlives the worker; it is held until the end of the test and holds no lock.)
+        [partial] = half_written()
+        [program_input] = partial.parent.glob("*.png")
+        assert 0 < partial.stat().st_size < program_input.stat().st_size
+        assert session.exec(select(Reconstruction)).all() == []
+        assert stored_files() == []
+        assert not held_by_anyone(partial.parent), "the dead worker's folder is still locked"
+        finish_on_a_new_worker(session, worker_env, tmp_path / "second.log")
+        job = job_rows(session)[0]
+        assert job.attempts == 2
+        [recon] = session.exec(select(Reconstruction)).all()
+        # The next worker swept the dead one's work folder; the stored files are whole.
+        assert not partial.parent.exists() and list(workdirs.glob(".sclic-*.tmp")) == []
+        assert sha1_file(store_root() / recon.png_path) == recon.blind_name
+        assert (store_root() / recon.bitstream_path).stat().st_size == recon.bitstream_bytes
     finally:
-        first.stop()
-    # The kill landed mid-write: half a bitstream in the program's work folder, nothing in the
-    # store and no reconstruction row.
-    [partial] = half_written()
-    [program_input] = partial.parent.glob("*.png")
-    assert 0 < partial.stat().st_size < program_input.stat().st_size
-    assert session.exec(select(Reconstruction)).all() == []
-    assert stored_files() == []
-    finish_on_a_new_worker(session, worker_env, tmp_path / "second.log")
-    job = job_rows(session)[0]
-    assert job.attempts == 2
-    [recon] = session.exec(select(Reconstruction)).all()
-    # The next worker swept the dead one's work folder; the stored files are whole.
-    assert not partial.parent.exists() and list(workdirs.glob(".sclic-*.tmp")) == []
-    assert sha1_file(store_root() / recon.png_path) == recon.blind_name
-    assert (store_root() / recon.bitstream_path).stat().st_size == recon.bitstream_bytes
+        release.touch()  # the orphaned program finishes and exits
+
+
+def held_by_anyone(path: Path) -> bool:
+    """Whether some process holds the ``flock`` on ``path`` that keeps the sweep away."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 @needs_redis
@@ -575,16 +569,19 @@ def test_worker_killed_while_storing_leaves_no_file_under_a_blind_name(
     session, worker_env, tmp_path
 ):
     source = make_source(session)
-    [job_id] = compression.create_jobs(session, [source.id], [("91", Setting.low)])
-    slow_disk = {
+    [job_id] = compression.create_jobs(session, [source.id], [("91", RateSetting.low)])
+    held_disk = {
         **worker_env,
         "PYTHONPATH": str(REPO / "tests" / "workers" / "faults"),
-        "SCLIC_TEST_FSYNC_DELAY": "30",
+        # Never created: the worker is killed while it waits to flush the file.
+        "SCLIC_TEST_FSYNC_HOLD": str(tmp_path / "release-fsync"),
     }
-    first = Worker(slow_disk, tmp_path / "first.log")
+    first = Worker(held_disk, tmp_path / "first.log")
     try:
         compression.start_jobs([job_id])
-        wait_for(lambda: stored_files(".tmp"), 60, "the reconstruction being written", first.log)
+        wait_for(
+            lambda: stored_files(".tmp"), DEADLINE_S, "the reconstruction being written", first.log
+        )
         first.kill()
     finally:
         first.stop()
@@ -627,15 +624,17 @@ def test_ingest_runs_on_the_cpu_queue_and_a_killed_workers_run_is_finished(
         session.expire_all()
         return session.get(IngestRun, run.id)
 
-    slow = {
+    held = {
         **worker_env,
         "PYTHONPATH": str(REPO / "tests" / "workers" / "faults"),
-        "SCLIC_TEST_INGEST_DELAY": "1.5",
+        # Never created: the worker is killed while it waits before the third file.
+        "SCLIC_TEST_INGEST_HOLD": str(tmp_path / "release-ingest"),
+        "SCLIC_TEST_INGEST_HOLD_AFTER": "2",
     }
-    first = Worker(slow, tmp_path / "first.log")
+    first = Worker(held, tmp_path / "first.log")
     try:
         ingest_runs.start_run(run.id)  # REDIS_URL is set: to the cpu queue
-        wait_for(lambda: current().processed >= 2, 60, "two files ingested", first.log)
+        wait_for(lambda: current().processed >= 2, DEADLINE_S, "two files ingested", first.log)
         first.kill()
     finally:
         first.stop()
@@ -643,7 +642,9 @@ def test_ingest_runs_on_the_cpu_queue_and_a_killed_workers_run_is_finished(
     assert left.status == JobStatus.running and left.processed < left.total == 11
     second = Worker(worker_env, tmp_path / "second.log")
     try:
-        wait_for(lambda: current().status == JobStatus.done, 120, "the run finished", second.log)
+        wait_for(
+            lambda: current().status == JobStatus.done, DEADLINE_S, "the run finished", second.log
+        )
     finally:
         second.stop()
     done = current()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from backend.models import CompressionJob, Reconstruction, Setting
+from backend.models import CompressionJob, RateSetting, Reconstruction
 from backend.services import compression
 from tests.utils import factories
 from tests.utils.factories import photo
@@ -26,7 +26,7 @@ def test_a_coded_image_records_its_machine_and_weights(session) -> None:
     from workers.tasks import compress
 
     source = factories.make_source(session, photo("astronaut")[:192, :256], "astronaut", "p")
-    [job_id] = compression.create_jobs(session, [source.id], [("90", Setting.high)])
+    [job_id] = compression.create_jobs(session, [source.id], [("90", RateSetting.high)])
     assert compress.run(job_id) == "done"
     job = session.exec(select(CompressionJob)).one()
     recon = session.get(Reconstruction, job.reconstruction_id)

@@ -16,7 +16,7 @@ from workers.codecs.errors import (
     NotImplementedCodecError,
     WeightsMissingError,
 )
-from workers.codecs.rate import SettingSpec, encode_setting, rate_match
+from workers.codecs.rate import RateSpec, encode_setting, rate_match
 from workers.codecs.registry import (
     availability,
     build_codec,
@@ -38,7 +38,7 @@ __all__ = [
     "ImageTooSmallError",
     "InvalidImageError",
     "NotImplementedCodecError",
-    "SettingSpec",
+    "RateSpec",
     "WeightsMissingError",
     "availability",
     "build_codec",

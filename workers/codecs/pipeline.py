@@ -30,7 +30,7 @@ from workers.codecs.errors import (
     InvalidImageError,
 )
 from workers.codecs.provenance import ProvenanceMaker
-from workers.codecs.rate import SettingSpec, encode_setting_many
+from workers.codecs.rate import RateSpec, encode_setting_many
 from workers.codecs.registry import build_codec, get_entry
 from workers.codecs.results import CodedImage, Scores, Timings
 from workers.metrics import WIN_SIZE, check_pair, quality
@@ -219,7 +219,7 @@ def _arrived(
 
 
 def _code_pass(
-    codec: Codec, spec: SettingSpec, ready: _Ready, outcomes: _Outcomes, *, alone: bool
+    codec: Codec, spec: RateSpec, ready: _Ready, outcomes: _Outcomes, *, alone: bool
 ) -> _Coded | None:
     """Code a pass's images; None when there is nothing to store: no image, or the pass failed
     (each image gets the error). A transient failure, or any failure of a call's only image, is
@@ -269,7 +269,7 @@ class _Coded:
     decode_s: float
 
 
-def _code(codec: Codec, spec: SettingSpec, rgbs: list[np.ndarray]) -> _Coded:
+def _code(codec: Codec, spec: RateSpec, rgbs: list[np.ndarray]) -> _Coded:
     """Encode and decode as one batch; if the batch fails (one image a codec program chokes
     on, a GPU out of memory), code each image alone so the others still get done."""
     start = time.perf_counter()

@@ -17,7 +17,7 @@ from workers.codecs.base import Codec, EncodeResult
 
 
 @dataclass(frozen=True)
-class SettingSpec:
+class RateSpec:
     """One compression setting: a fixed ``level``, or a ``target_bpp`` to rate-match.
 
     When both are given, the level is used and ``target_bpp`` is the rate the codec's own
@@ -82,13 +82,13 @@ def rate_match(codec: Codec, rgb: np.ndarray, target_bpp: float) -> EncodeResult
     return replace(best, params=params)
 
 
-def encode_setting(codec: Codec, setting: SettingSpec, rgb: np.ndarray) -> EncodeResult:
+def encode_setting(codec: Codec, setting: RateSpec, rgb: np.ndarray) -> EncodeResult:
     """Encode at a setting: its fixed level, or rate-matched to its target bpp."""
     return encode_setting_many(codec, setting, [rgb])[0]
 
 
 def encode_setting_many(
-    codec: Codec, setting: SettingSpec, rgbs: Sequence[np.ndarray]
+    codec: Codec, setting: RateSpec, rgbs: Sequence[np.ndarray]
 ) -> list[EncodeResult]:
     """Several images at one setting: a fixed level codes them together where the codec can
     (``Codec.encode_many``); rate matching picks a level per image, so it codes one by one."""

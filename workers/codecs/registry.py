@@ -2,7 +2,7 @@
 
 Ids ``"01"``–``"06"`` are the paper's C1–C6 (section 3.1); two-digit ids from ``"90"`` are extra
 codecs (a small demo neural codec and conventional controls). Each entry has a low and a high
-:class:`~workers.codecs.rate.SettingSpec` aiming at about 0.25 and 0.75 bpp.
+:class:`~workers.codecs.rate.RateSpec` aiming at about 0.25 and 0.75 bpp.
 
 Importing this module, listing entries and checking availability need neither torch nor
 CompressAI; only :func:`build_codec` for a neural entry imports them.
@@ -20,7 +20,7 @@ from typing import Any
 from workers.codecs.base import Availability, Codec
 from workers.codecs.checkpoints import CheckpointSpec, checkpoints_available
 from workers.codecs.errors import NotImplementedCodecError
-from workers.codecs.rate import SettingSpec
+from workers.codecs.rate import RateSpec
 from workers.codecs.zoo import QUALITIES, channels, hyperprior_checkpoint
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +49,7 @@ class CodecEntry:
     name: str
     family: str
     paper: str
-    settings: Mapping[str, SettingSpec]
+    settings: Mapping[str, RateSpec]
     source: str
     check: Callable[[BuildContext], Availability]
     build: Callable[[BuildContext], Codec] | None = None
@@ -59,7 +59,7 @@ class CodecEntry:
     def implemented(self) -> bool:
         return self.build is not None
 
-    def setting(self, key: str) -> SettingSpec:
+    def setting(self, key: str) -> RateSpec:
         if key not in self.settings:
             raise KeyError(f"codec {self.codec_id}: setting must be one of {list(self.settings)}")
         return self.settings[key]
@@ -163,8 +163,8 @@ def _not_implemented(name: str, needs: str) -> Callable[[BuildContext], Availabi
     return check
 
 
-def _target(label: str, bpp: float) -> SettingSpec:
-    return SettingSpec(label, target_bpp=bpp)
+def _target(label: str, bpp: float) -> RateSpec:
+    return RateSpec(label, target_bpp=bpp)
 
 
 _RATES = {"low": _target("0.25 bpp", 0.25), "high": _target("0.75 bpp", 0.75)}
@@ -192,7 +192,7 @@ def _entries() -> tuple[CodecEntry, ...]:
             name=_C1_NAME,
             family="hyperprior",
             paper="C1",
-            settings={"low": SettingSpec("α = 3", level=3), "high": SettingSpec("α = 7", level=7)},
+            settings={"low": RateSpec("α = 3", level=3), "high": RateSpec("α = 7", level=7)},
             source=_ZOO_SOURCE.format(metric="MSE", example=mse_file),
             check=_hyperprior_check(lambda: _zoo_specs("mse"), lambda ctx: ctx.weights_dir),
             build=_zoo_builder("01", _C1_NAME, "mse"),
@@ -214,8 +214,8 @@ def _entries() -> tuple[CodecEntry, ...]:
             family="gan",
             paper="C3",
             settings={
-                "low": SettingSpec("HiFiC-lo", level=1, target_bpp=0.14),
-                "high": SettingSpec("HiFiC-hi", level=3, target_bpp=0.45),
+                "low": RateSpec("HiFiC-lo", level=1, target_bpp=0.14),
+                "high": RateSpec("HiFiC-hi", level=3, target_bpp=0.45),
             },
             source="TensorFlow Compression's HiFiC models (paper, appendix 1.2.2)",
             check=_not_implemented("HiFiC", "needs a port of the TensorFlow Compression models"),
@@ -226,8 +226,8 @@ def _entries() -> tuple[CodecEntry, ...]:
             family="transformer",
             paper="C4",
             settings={
-                "low": SettingSpec("λ = 0.0067", level=3),
-                "high": SettingSpec("λ = 0.025", level=5),
+                "low": RateSpec("λ = 0.0067", level=3),
+                "high": RateSpec("λ = 0.025", level=5),
             },
             source="Pretrained MSE models from the STF authors (paper, appendix 1.2.3)",
             check=_not_implemented("STF", "needs the STF model code and the authors' weights"),
@@ -239,8 +239,8 @@ def _entries() -> tuple[CodecEntry, ...]:
             family="diffusion",
             paper="C5",
             settings={
-                "low": SettingSpec("λ = 2048", level=2048),
-                "high": SettingSpec("λ = 512", level=512),
+                "low": RateSpec("λ = 2048", level=2048),
+                "high": RateSpec("λ = 512", level=512),
             },
             source="Pretrained CDC models (paper, appendix 1.2.4)",
             check=_not_implemented("CDC", "needs the CDC model code and checkpoints"),
@@ -251,8 +251,8 @@ def _entries() -> tuple[CodecEntry, ...]:
             family="jpeg-ai",
             paper="C6",
             settings={
-                "low": SettingSpec("--set_target_bpp 25", level=25, target_bpp=0.25),
-                "high": SettingSpec("--set_target_bpp 75", level=75, target_bpp=0.75),
+                "low": RateSpec("--set_target_bpp 25", level=25, target_bpp=0.25),
+                "high": RateSpec("--set_target_bpp 75", level=75, target_bpp=0.75),
             },
             source="JPEG AI reference software v0.7 (commit 50ec1478…) as an external program "
             "in SCLIC_JPEGAI_DIR (paper, appendix 1.2.5)",
@@ -265,8 +265,8 @@ def _entries() -> tuple[CodecEntry, ...]:
             family="hyperprior",
             paper="",
             settings={
-                "low": SettingSpec("λ = 0.0025", level=1),
-                "high": SettingSpec("λ = 0.1", level=2),
+                "low": RateSpec("λ = 0.0025", level=1),
+                "high": RateSpec("λ = 0.1", level=2),
             },
             source="ScaleHyperprior (N=32, M=64) trained by workers/training/train_demo_codec.py "
             "on scikit-image photographs; shipped in workers/weights",

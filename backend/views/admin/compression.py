@@ -27,12 +27,12 @@ from backend.core.config import get_settings
 from backend.models import (
     CompressionJob,
     JobStatus,
-    Setting,
+    RateSetting,
     SourceDataset,
     SourceImage,
     SourceStatus,
 )
-from backend.planning.halves import SETTINGS
+from backend.plans.halves import SETTINGS
 from backend.services import compression, worker_reports
 from backend.services.anonymise import CANCELLED
 from backend.views.admin import router
@@ -181,7 +181,7 @@ def compression_start(
             raise ChoiceError(f"nothing queued: {exc}") from None
     except ChoiceError as exc:
         return _page(request, session, principal, values=values, error=str(exc), status_code=code)
-    pairs = [(c, Setting(s)) for c in chosen_codecs for s in chosen_settings]
+    pairs = [(c, RateSetting(s)) for c in chosen_codecs for s in chosen_settings]
     new_ids = compression.create_jobs(session, source_ids, pairs)
     compression.start_jobs(new_ids)
     return back(

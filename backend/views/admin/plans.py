@@ -21,8 +21,8 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from backend.api.deps import Principal, SessionDep
-from backend.models import StudyPlan
-from backend.planning.halves import CODEC_SETS, HALVES, SETTINGS
+from backend.models import Plan
+from backend.plans.halves import CODEC_SETS, HALVES, SETTINGS
 from backend.services import plan_cuts, plans, worker_reports
 from backend.views.admin import router
 from backend.views.admin.common import (
@@ -193,8 +193,8 @@ def plans_save(
     return back(f"/admin/plans/{plan.id}", msg)
 
 
-def _plan(session: Session, plan_id: int) -> StudyPlan | None:
-    return session.get(StudyPlan, plan_id)
+def _plan(session: Session, plan_id: int) -> Plan | None:
+    return session.get(Plan, plan_id)
 
 
 def _missing(request: Request, principal: Principal, plan_id: int) -> HTMLResponse:
@@ -211,7 +211,7 @@ def _version_page(
     request: Request,
     session: Session,
     principal: Principal,
-    plan: StudyPlan,
+    plan: Plan,
     *,
     error: str = "",
     status_code: int = status.HTTP_200_OK,

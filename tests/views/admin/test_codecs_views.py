@@ -12,7 +12,7 @@ import re
 
 from sqlmodel import select
 
-from backend.models import CompressionJob, StudyPlan
+from backend.models import CompressionJob, Plan
 from backend.services import compression, plans
 from tests.services.helpers import fake_sources
 from tests.utils.worker_reports import report_worker
@@ -99,7 +99,7 @@ def test_unusable_codecs_are_disabled_not_preselected_and_refused(
         "No+live+worker+offers+codec+01%2C+03%2C+05%2C+06%2C+02%2C+04+yet"
         in saved.headers["location"]
     )
-    plan = session.exec(select(StudyPlan)).one()
+    plan = session.exec(select(Plan)).one()
     page = squash(client.get(f"/admin/plans/{plan.id}").text)
     assert 'id="plan-codec-warnings"' in page and f"gpu0@host1 is missing {C1_MISSING}" in page
     started = client.post(f"/admin/plans/{plan.id}/compress", follow_redirects=False)

@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import select
 
 from backend.core.config import get_settings
-from backend.models import CompressionJob, JobStatus, Setting
+from backend.models import CompressionJob, JobStatus, RateSetting
 from backend.services import anonymise, claims
 from backend.views.admin import compression as page
 from tests.services.helpers import fake_sources
@@ -116,12 +116,12 @@ def test_widget_polls_until_every_job_has_finished(client, admin, session, sent)
 def test_retry_refuses_jobs_that_did_not_fail_or_were_cancelled(client, admin, session, sent):
     [source_id] = fake_sources(session, 1)
     done = CompressionJob(
-        source_image_id=source_id, codec_id="91", setting=Setting.low, status=JobStatus.done
+        source_image_id=source_id, codec_id="91", setting=RateSetting.low, status=JobStatus.done
     )
     cancelled = CompressionJob(
         source_image_id=source_id,
         codec_id="91",
-        setting=Setting.high,
+        setting=RateSetting.high,
         status=JobStatus.failed,
         error=anonymise.CANCELLED,
     )
@@ -173,7 +173,7 @@ def stranded_jobs(session, stale_s: float) -> tuple[CompressionJob, CompressionJ
     ``stale_s`` seconds ago (the clock moved back on the rows, not waited for)."""
     [source_id] = fake_sources(session, 1)
     ids = page.compression.create_jobs(
-        session, [source_id], [("91", Setting.low), ("92", Setting.low)]
+        session, [source_id], [("91", RateSetting.low), ("92", RateSetting.low)]
     )
     running, queued = jobs(session)
     long_ago = running.created_at - timedelta(seconds=stale_s)
@@ -219,7 +219,7 @@ def test_jobs_that_wait_their_turn_or_have_a_live_worker_are_not_interrupted(
     stale_s = get_settings().task_stale_after_s + 1
     running, queued = stranded_jobs(session, stale_s)
     [source_id] = fake_sources(session, 1, tag="live")
-    [live_id] = page.compression.create_jobs(session, [source_id], [("91", Setting.high)])
+    [live_id] = page.compression.create_jobs(session, [source_id], [("91", RateSetting.high)])
     assert claims.claim(session, CompressionJob, live_id, "live-host:1:alive")
     fragment = client.get("/admin/compression", headers=HX).text
     assert 'hx-trigger="every 2s"' in fragment  # a live worker is on a job: still working

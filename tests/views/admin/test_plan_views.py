@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlmodel import select
 
-from backend.models import Batch, Bulk, CompressionJob, StudyPlan
+from backend.models import Batch, Bulk, CompressionJob, Plan
 from backend.services import plans
 from tests.services.helpers import fake_reconstructions, fake_sources
 from tests.views.admin.conftest import squash, without_csrf
@@ -48,7 +48,7 @@ def test_preview_counts_and_writes_nothing(client, admin, session):
     assert "40 images → 320 reconstructions → 2 bulks" in squash(fragment.text)
     full = client.post("/admin/plans/preview", data=PAPER)
     assert "<html" in full.text and 'id="plan-preview-body"' in full.text
-    assert session.exec(select(StudyPlan)).all() == []
+    assert session.exec(select(Plan)).all() == []
 
 
 @pytest.mark.parametrize(
@@ -70,7 +70,7 @@ def test_bad_plans_are_explained_and_nothing_saved(client, admin, session, chang
     response = client.post("/admin/plans", data=data)
     assert response.status_code == 422
     assert message in response.text
-    assert session.exec(select(StudyPlan)).all() == []
+    assert session.exec(select(Plan)).all() == []
     preview = client.post("/admin/plans/preview", data=data, headers={"HX-Request": "true"})
     assert preview.status_code == 422 and message in preview.text
 
@@ -121,4 +121,4 @@ def test_unknown_versions_and_missing_csrf(client, admin, session):
     fake_sources(session, 4)
     without_csrf(client)
     assert client.post("/admin/plans", data=PAPER).status_code == 403
-    assert session.exec(select(StudyPlan)).all() == []
+    assert session.exec(select(Plan)).all() == []

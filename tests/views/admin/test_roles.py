@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from backend.models import PrescreenVote, Role, StudyPlan
+from backend.models import Plan, PrescreenVote, Role
 from tests.services.helpers import fake_sources
 from tests.utils.factories import login, make_user
 
@@ -53,7 +53,7 @@ def test_labelers_get_403_everywhere(client, session):
         assert "only" in response.text and "<html" in response.text
     for path in POSTS:
         assert client.post(path, data={"seed": "1"}).status_code == 403, path
-    assert session.exec(select(StudyPlan)).all() == []
+    assert session.exec(select(Plan)).all() == []
 
 
 def test_researchers_prescreen_but_nothing_else(client, session):

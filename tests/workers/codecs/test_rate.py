@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from workers.codecs.base import Availability, Codec, EncodeResult
-from workers.codecs.rate import SettingSpec, encode_setting, rate_match
+from workers.codecs.rate import RateSpec, encode_setting, rate_match
 
 
 class FixedRateCodec(Codec):
@@ -59,14 +59,14 @@ def test_bisection_over_a_hundred_qualities_needs_few_encodes() -> None:
 
 def test_setting_with_a_level_does_not_search() -> None:
     codec = FixedRateCodec({1: 0.2, 2: 0.8})
-    result = encode_setting(codec, SettingSpec("JPEG AI 25", level=2, target_bpp=0.25), IMAGE)
+    result = encode_setting(codec, RateSpec("JPEG AI 25", level=2, target_bpp=0.25), IMAGE)
     assert codec.calls == [2]
     assert result.params["target_bpp"] == 0.25 and result.params["achieved_bpp"] == 0.8
 
 
 def test_setting_needs_level_or_target() -> None:
     with pytest.raises(ValueError, match="level or a target"):
-        SettingSpec("nothing")
+        RateSpec("nothing")
 
 
 def test_c2_rate_matches_over_the_zoo_qualities(tmp_path) -> None:

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend.planning.bulks import (
-    Plan,
+from backend.plans.bulks import (
+    BulkLayout,
     _admits_distinct,
     check_plan,
     chunk_sizes,
@@ -19,8 +19,8 @@ from backend.planning.bulks import (
     plan_bulks_and_batches,
     preview,
 )
-from backend.planning.halves import CODEC_SETS, Reconstruction, reconstructions_for, split_halves
-from tests.planning.test_halves import paper_images
+from backend.plans.halves import CODEC_SETS, Reconstruction, reconstructions_for, split_halves
+from tests.plans.test_halves import paper_images
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def paper_recons() -> list[Reconstruction]:
 
 
 @pytest.fixture(scope="module")
-def paper_plan(paper_recons) -> Plan:
+def paper_plan(paper_recons) -> BulkLayout:
     return plan_bulks_and_batches(paper_recons, seed=11)
 
 
@@ -110,12 +110,12 @@ def test_items_are_shuffled(paper_plan):
 
 def test_json_round_trip(paper_plan):
     text = paper_plan.to_json()
-    assert Plan.from_json(text) == paper_plan
+    assert BulkLayout.from_json(text) == paper_plan
     data = json.loads(text)
     assert data["format"] == "sclic-plan" and data["version"] == 1
     assert data["bulks"][0]["batches"][0]["items"][0][1] in CODEC_SETS["A"]
     with pytest.raises(ValueError):
-        Plan.from_dict({**data, "version": 99})
+        BulkLayout.from_dict({**data, "version": 99})
 
 
 def test_string_ids_and_seeds():
@@ -123,7 +123,7 @@ def test_string_ids_and_seeds():
     recons = reconstructions_for(split_halves(images, "s"))
     plan = plan_bulks_and_batches(recons, seed="s", bulk_size_images=100, batch_size=25)
     assert check_plan(plan, recons) == []
-    assert Plan.from_json(plan.to_json()) == plan
+    assert BulkLayout.from_json(plan.to_json()) == plan
 
 
 def test_small_bulk_gets_more_smaller_batches_instead_of_repeats():
@@ -198,7 +198,7 @@ def test_check_plan_reports_violations(paper_plan, paper_recons):
     twin = first.items[0]
     broken_batch = type(first)(first.index, (*first.items, twin))
     broken_bulk = type(bulk)(bulk.index, bulk.codec_set, bulk.image_ids, (broken_batch, second))
-    broken = Plan(paper_plan.seed, paper_plan.bulk_size_images, 25, "last", (broken_bulk,))
+    broken = BulkLayout(paper_plan.seed, paper_plan.bulk_size_images, 25, "last", (broken_bulk,))
     problems = check_plan(broken, paper_recons)
     assert any("placed 2 times" in p for p in problems)
     assert any("repeats a source image" in p for p in problems)

@@ -37,7 +37,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from backend.planning.halves import ImageId, Reconstruction, id_order, seeded_rng
+from backend.plans.halves import ImageId, Reconstruction, id_order, seeded_rng
 
 Leftover = Literal["last", "even"]
 PLAN_FORMAT = "sclic-plan"
@@ -67,7 +67,7 @@ class Bulk:
 
 
 @dataclass(frozen=True, slots=True)
-class Plan:
+class BulkLayout:
     """Bulks of batches of reconstructions, with the parameters that produced them."""
 
     seed: int | str
@@ -106,7 +106,7 @@ class Plan:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
+    def from_dict(cls, data: Mapping[str, Any]) -> BulkLayout:
         if data.get("format") != PLAN_FORMAT or data.get("version") != PLAN_VERSION:
             raise ValueError(f"not a {PLAN_FORMAT} version {PLAN_VERSION} document")
         if data.get("leftover") not in ("last", "even"):
@@ -134,7 +134,7 @@ class Plan:
         )
 
     @classmethod
-    def from_json(cls, text: str) -> Plan:
+    def from_json(cls, text: str) -> BulkLayout:
         return cls.from_dict(json.loads(text))
 
 
@@ -155,7 +155,7 @@ def plan_bulks_and_batches(
     batch_size: int = 25,
     seed: int | str,
     leftover: Leftover = "last",
-) -> Plan:
+) -> BulkLayout:
     """Group reconstructions into bulks of whole source images and duplicate-free batches.
 
     See the module documentation for the rules. The result depends only on the set of
@@ -181,7 +181,7 @@ def plan_bulks_and_batches(
             start += size
             batches = _fill_batches(members, by_image, batch_size, leftover, rng)
             bulks.append(Bulk(len(bulks) + 1, codec_set, tuple(members), batches))
-    return Plan(seed, bulk_size_images, batch_size, leftover, tuple(bulks))
+    return BulkLayout(seed, bulk_size_images, batch_size, leftover, tuple(bulks))
 
 
 def _group_by_image(recons: Iterable[Reconstruction]) -> dict[ImageId, list[Reconstruction]]:
@@ -262,7 +262,7 @@ def _span(values: Sequence[int]) -> dict[str, int]:
     return {"min": min(values), "max": max(values)} if values else {"min": 0, "max": 0}
 
 
-def preview(plan: Plan) -> dict[str, Any]:
+def preview(plan: BulkLayout) -> dict[str, Any]:
     """Counts to show before a plan is written: bulks, batches, sizes, duplicates."""
     per_bulk: list[dict[str, Any]] = []
     for bulk in plan.bulks:
@@ -296,7 +296,7 @@ def preview(plan: Plan) -> dict[str, Any]:
     }
 
 
-def check_plan(plan: Plan, recons: Iterable[Reconstruction] | None = None) -> list[str]:
+def check_plan(plan: BulkLayout, recons: Iterable[Reconstruction] | None = None) -> list[str]:
     """Every broken planning rule, as readable lines; an empty list for a sound plan.
 
     Checks that each reconstruction appears once (and, given ``recons``, exactly those), that

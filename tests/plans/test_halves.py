@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend.planning.halves import CODEC_SETS, Reconstruction, reconstructions_for, split_halves
+from backend.plans.halves import CODEC_SETS, Reconstruction, reconstructions_for, split_halves
 
 # Appendix, table 1: images selected per source dataset (1563 in all).
 PAPER_DATASETS = {"clic": 379 + 81 + 29 + 27, "div2k": 603 + 62, "raise": 382}
