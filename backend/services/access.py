@@ -69,7 +69,7 @@ def item_for_user(session: Session, user: User, blind_name: str) -> ItemAccess |
     return found if found.assigned or user.role == Role.admin else None
 
 
-def box_for_user(
+def annotation_for_user(
     session: Session, user: User, public_id: str
 ) -> tuple[Annotation, ItemAccess] | None:
     """The user's own live box ``public_id`` with her hold on its item, in one query (her own

@@ -11,32 +11,12 @@ from sqlmodel import select
 from backend.models import Annotation, Assignment, Review, Role
 from backend.services import anonymise
 from tests.browser.conftest import login
+from tests.browser.workspace_page import annotation_boxes, image_point, wait_viewer_ready
 from tests.utils.factories import PASSWORD, make_batch, make_user
 
 pytestmark = pytest.mark.browser
 
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
-
-
-def image_point(page, x: float, y: float) -> tuple[float, float]:  # type: ignore[no-untyped-def]
-    point = page.evaluate("([x, y]) => window.sclicWorkspace.imageToClient(x, y)", [x, y])
-    return point["x"], point["y"]
-
-
-def boxes(page) -> list[dict[str, int]]:  # type: ignore[no-untyped-def]
-    return page.eval_on_selector_all(
-        ".annotation-box",
-        "els => els.map(e => ({x: +e.dataset.x, y: +e.dataset.y,"
-        " w: +e.dataset.w, h: +e.dataset.h}))",
-    )
-
-
-def wait_viewer_ready(page) -> None:  # type: ignore[no-untyped-def]
-    page.wait_for_function(
-        "() => window.sclicWorkspace && window.sclicWorkspace.mainViewer"
-        " && window.sclicWorkspace.mainViewer.world.getItemCount() >= 2"
-        " && window.sclicWorkspace.mainViewer.world.getItemAt(0).getFullyLoaded()"
-    )
 
 
 def drag(page, start: tuple[float, float], end: tuple[float, float]) -> None:  # type: ignore[no-untyped-def]
@@ -84,7 +64,7 @@ def test_admin_reviews_a_labelers_work_read_only(live_server, browser_page, sess
     banner = page.text_content("#review-banner")
     assert "Reviewing labeler2's work — read only" in " ".join(banner.split())
     page.wait_for_selector(".annotation-box")
-    assert boxes(page) == [{"x": 40, "y": 50, "w": 90, "h": 70}]
+    assert annotation_boxes(page) == [{"x": 40, "y": 50, "w": 90, "h": 70}]
     assert page.is_checked("#review-done") and page.is_checked("#review-multi")
     assert page.input_value("#review-note") == "the red car turns blue"
     assert page.is_disabled("#review-note") and page.is_disabled("#review-done")
@@ -101,7 +81,7 @@ def test_admin_reviews_a_labelers_work_read_only(live_server, browser_page, sess
     page.keyboard.press("ArrowLeft")
     page.wait_for_selector("#position[data-index='0']")
     page.wait_for_selector(".annotation-box")
-    assert boxes(page) == [{"x": 40, "y": 50, "w": 90, "h": 70}]
+    assert annotation_boxes(page) == [{"x": 40, "y": 50, "w": 90, "h": 70}]
     assert page.get_attribute("#save-status", "data-state") == "saved"
     assert writes == []
     session.expire_all()
@@ -177,7 +157,7 @@ def test_clipped_and_refused_boxes_are_told_to_the_user(live_server, browser_pag
     drag(page, (100, 100), (100.4, 200))
     page.wait_for_selector("#ws-notice:not([hidden])")
     assert f"at least {minimum} px" in page.text_content("#ws-notice")
-    assert boxes(page) == []
+    assert annotation_boxes(page) == []
 
     # What the server does to a box is told too: rewrite the next save so that it runs past
     # the image (the server clips it), then so that it is too thin (the server refuses it).
@@ -198,7 +178,7 @@ def test_clipped_and_refused_boxes_are_told_to_the_user(live_server, browser_pag
         "() => document.getElementById('ws-notice').textContent.includes('cut to 20×50')"
     )
     page.wait_for_selector("#save-status[data-state='saved']")
-    assert boxes(page) == [{"x": recon.width - 20, "y": 10, "w": 20, "h": 50}]
+    assert annotation_boxes(page) == [{"x": recon.width - 20, "y": 10, "w": 20, "h": 50}]
 
     drag(page, (60, 300), (180, 400))
     page.wait_for_function(

@@ -11,30 +11,10 @@ from sqlmodel import Session
 
 from backend.models import Assignment, Batch, BatchItem, Bulk, User
 from tests.browser.conftest import CHROMIUM_ARGS, login
+from tests.browser.workspace_page import annotation_boxes, image_point, wait_viewer_ready
 from tests.utils.factories import PASSWORD, make_batch, make_reconstruction, make_user, photo
 
 pytestmark = pytest.mark.browser
-
-
-def image_point(page, x: float, y: float) -> tuple[float, float]:  # type: ignore[no-untyped-def]
-    point = page.evaluate("([x, y]) => window.sclicWorkspace.imageToClient(x, y)", [x, y])
-    return point["x"], point["y"]
-
-
-def boxes(page) -> list[dict[str, int]]:  # type: ignore[no-untyped-def]
-    return page.eval_on_selector_all(
-        ".annotation-box",
-        "els => els.map(e => ({id: e.dataset.id, x: +e.dataset.x, y: +e.dataset.y,"
-        " w: +e.dataset.w, h: +e.dataset.h}))",
-    )
-
-
-def wait_viewer_ready(page) -> None:  # type: ignore[no-untyped-def]
-    page.wait_for_function(
-        "() => window.sclicWorkspace && window.sclicWorkspace.mainViewer"
-        " && window.sclicWorkspace.mainViewer.world.getItemCount() >= 2"
-        " && window.sclicWorkspace.mainViewer.world.getItemAt(0).getFullyLoaded()"
-    )
 
 
 def draw(page, start: tuple[float, float], end: tuple[float, float]) -> None:  # type: ignore[no-untyped-def]
@@ -97,7 +77,7 @@ def test_labeler_flips_draws_reloads_navigates_and_deletes(live_server, browser_
     page.mouse.up()
     page.wait_for_selector(".annotation-box[data-id]:not([data-id=''])")
     page.wait_for_selector("#save-status[data-state='saved']")
-    [drawn] = boxes(page)
+    [drawn] = annotation_boxes(page, with_ids=True)
     assert abs(drawn["x"] - 60) <= 3 and abs(drawn["y"] - 80) <= 3
     assert abs(drawn["w"] - 120) <= 4 and abs(drawn["h"] - 120) <= 4
 
@@ -109,13 +89,13 @@ def test_labeler_flips_draws_reloads_navigates_and_deletes(live_server, browser_
     page.reload()
     wait_viewer_ready(page)
     page.wait_for_selector(".annotation-box")
-    assert boxes(page) == [drawn]
+    assert annotation_boxes(page, with_ids=True) == [drawn]
 
     # → reaches the next image, ← comes back.
     page.keyboard.press("ArrowRight")
     page.wait_for_selector("#position[data-index='1']")
     assert page.text_content("#blind-name").strip() != first.blind_name
-    assert boxes(page) == []
+    assert annotation_boxes(page, with_ids=True) == []
     page.keyboard.press("ArrowLeft")
     page.wait_for_selector("#position[data-index='0']")
     page.wait_for_selector(".annotation-box")

@@ -57,3 +57,13 @@ def test_uvicorn_serves_on_the_handed_socket(tmp_path: Path, workers: int):
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+def test_accepted_connections_send_small_answers_at_once():
+    # uvicorn treats a passed descriptor as a Unix socket and sets no TCP_NODELAY itself: each
+    # accepted connection must carry it from the listening socket, or small answers wait for
+    # delayed ACKs (a warm tile then took 44 ms instead of 2).
+    with listening_socket() as sock, socket.create_connection(sock.getsockname()[:2]):
+        accepted, _ = sock.accept()
+        with accepted:
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0

@@ -101,7 +101,7 @@ def create_annotation(
 
 
 def _own(session: Session, user: User, annotation_id: str) -> tuple[Annotation, access.ItemAccess]:
-    found = access.box_for_user(session, user, annotation_id)
+    found = access.annotation_for_user(session, user, annotation_id)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such annotation")
     annotation, item = found

@@ -29,3 +29,15 @@ def without_csrf(client):  # type: ignore[no-untyped-def]
 def squash(html: str) -> str:
     """The text with every run of white space made one space, to match wrapped template lines."""
     return " ".join(html.split())
+
+
+# The plan form as the paper filled it (section 3.1): two halves of four codecs each, C3 and C6
+# in both, both settings.
+PAPER_PLAN_FORM = {
+    "seed": "0",
+    "bulk_size": "200",
+    "batch_size": "25",
+    "codecs_A": ["01", "03", "05", "06"],
+    "codecs_B": ["02", "03", "04", "06"],
+    "settings": ["low", "high"],
+}

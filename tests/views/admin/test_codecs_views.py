@@ -16,7 +16,7 @@ from backend.models import CompressionJob, Plan
 from backend.services import compression, plans
 from tests.services.helpers import fake_sources
 from tests.utils.worker_reports import report_worker
-from tests.views.admin.conftest import squash
+from tests.views.admin.conftest import PAPER_PLAN_FORM, squash
 
 C1_MISSING = "bmshj2018-hyperprior-3-6d87be32.pth.tar in /srv/weights"
 PAPER_MISSING = {
@@ -26,14 +26,6 @@ PAPER_MISSING = {
     "04": "not implemented yet in this build (later work): STF",
     "05": "not implemented yet in this build (later work): CDC",
     "06": "the JPEG AI reference software (SCLIC_JPEGAI_DIR)",
-}
-PAPER_PLAN = {
-    "seed": "0",
-    "bulk_size": "200",
-    "batch_size": "25",
-    "codecs_A": ["01", "03", "05", "06"],
-    "codecs_B": ["02", "03", "04", "06"],
-    "settings": ["low", "high"],
 }
 
 
@@ -94,7 +86,7 @@ def test_unusable_codecs_are_disabled_not_preselected_and_refused(
     assert re.findall(r'name="codecs_[AB]" value="(\d\d)"\s+checked', plan_form) == []
     assert "(not offered: no live worker offers it; gpu0@host1 is missing" in squash(plan_form)
     # ...a plan may still name them (with a warning), but its compression is refused.
-    saved = client.post("/admin/plans", data=PAPER_PLAN, follow_redirects=False)
+    saved = client.post("/admin/plans", data=PAPER_PLAN_FORM, follow_redirects=False)
     assert (
         "No+live+worker+offers+codec+01%2C+03%2C+05%2C+06%2C+02%2C+04+yet"
         in saved.headers["location"]
@@ -118,7 +110,9 @@ def test_the_preview_warns_about_codecs_no_worker_offers(client, admin, session)
     fake_sources(session, 8)
     report_worker("gpu0@host1", missing={"01": C1_MISSING, "03": PAPER_MISSING["03"]})
     preview = squash(
-        client.post("/admin/plans/preview", data=PAPER_PLAN, headers={"HX-Request": "true"}).text
+        client.post(
+            "/admin/plans/preview", data=PAPER_PLAN_FORM, headers={"HX-Request": "true"}
+        ).text
     )
     warnings = re.search(r'<ul class="warn" id="plan-codec-warnings">.*?</ul>', preview)[0]
     assert re.findall(r"<li>codec (\d\d) ", warnings) == ["01", "03"]

@@ -10,16 +10,7 @@ from sqlmodel import select
 from backend.models import Batch, Bulk, CompressionJob, Plan
 from backend.services import plans
 from tests.services.helpers import fake_reconstructions, fake_sources
-from tests.views.admin.conftest import squash, without_csrf
-
-PAPER = {
-    "seed": "0",
-    "bulk_size": "200",
-    "batch_size": "25",
-    "codecs_A": ["01", "03", "05", "06"],
-    "codecs_B": ["02", "03", "04", "06"],
-    "settings": ["low", "high"],
-}
+from tests.views.admin.conftest import PAPER_PLAN_FORM, squash, without_csrf
 
 
 @pytest.fixture()
@@ -43,10 +34,12 @@ def test_form_starts_from_the_paper_defaults(client, admin, codec_worker):
 
 def test_preview_counts_and_writes_nothing(client, admin, session):
     fake_sources(session, 40)
-    fragment = client.post("/admin/plans/preview", data=PAPER, headers={"HX-Request": "true"})
+    fragment = client.post(
+        "/admin/plans/preview", data=PAPER_PLAN_FORM, headers={"HX-Request": "true"}
+    )
     assert fragment.status_code == 200 and "<html" not in fragment.text
     assert "40 images → 320 reconstructions → 2 bulks" in squash(fragment.text)
-    full = client.post("/admin/plans/preview", data=PAPER)
+    full = client.post("/admin/plans/preview", data=PAPER_PLAN_FORM)
     assert "<html" in full.text and 'id="plan-preview-body"' in full.text
     assert session.exec(select(Plan)).all() == []
 
@@ -66,7 +59,7 @@ def test_preview_counts_and_writes_nothing(client, admin, session):
 )
 def test_bad_plans_are_explained_and_nothing_saved(client, admin, session, change, message):
     fake_sources(session, 4)
-    data = {**PAPER, **change}
+    data = {**PAPER_PLAN_FORM, **change}
     response = client.post("/admin/plans", data=data)
     assert response.status_code == 422
     assert message in response.text
@@ -77,12 +70,12 @@ def test_bad_plans_are_explained_and_nothing_saved(client, admin, session, chang
 
 def test_save_versions_compress_and_cut(client, admin, session, sent, codec_worker):
     fake_sources(session, 24)
-    response = client.post("/admin/plans", data=PAPER, follow_redirects=False)
+    response = client.post("/admin/plans", data=PAPER_PLAN_FORM, follow_redirects=False)
     assert response.status_code == 303
     first_url = response.headers["location"].split("?")[0]
-    same = client.post("/admin/plans", data=PAPER, follow_redirects=False)
+    same = client.post("/admin/plans", data=PAPER_PLAN_FORM, follow_redirects=False)
     assert "Nothing+changed" in same.headers["location"]
-    client.post("/admin/plans", data={**PAPER, "seed": "5"})
+    client.post("/admin/plans", data={**PAPER_PLAN_FORM, "seed": "5"})
     assert [p.version for p in plans.versions(session)] == [2, 1]
     page = squash(client.get(first_url).text)
     assert "A newer version exists" in page and "0 of 192 planned reconstructions" in page
@@ -120,5 +113,5 @@ def test_unknown_versions_and_missing_csrf(client, admin, session):
     assert client.post("/admin/plans/424242/cut").status_code == 404
     fake_sources(session, 4)
     without_csrf(client)
-    assert client.post("/admin/plans", data=PAPER).status_code == 403
+    assert client.post("/admin/plans", data=PAPER_PLAN_FORM).status_code == 403
     assert session.exec(select(Plan)).all() == []
