@@ -11,22 +11,12 @@ from sqlmodel import select
 from backend.models import Annotation, Assignment, Review, Role
 from backend.services import anonymise
 from tests.browser.conftest import login
-from tests.browser.workspace_page import annotation_boxes, image_point, wait_viewer_ready
+from tests.browser.workspace_page import annotation_boxes, drag, wait_viewer_ready
 from tests.utils.factories import PASSWORD, make_batch, make_user
 
 pytestmark = pytest.mark.browser
 
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
-
-
-def drag(page, start: tuple[float, float], end: tuple[float, float]) -> None:  # type: ignore[no-untyped-def]
-    x0, y0 = image_point(page, *start)
-    x1, y1 = image_point(page, *end)
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=5)
-    page.mouse.move(x1, y1, steps=5)
-    page.mouse.up()
 
 
 def test_admin_reviews_a_labelers_work_read_only(live_server, browser_page, session):

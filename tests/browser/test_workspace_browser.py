@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from backend.models import Assignment, Batch, BatchItem, Bulk, User
 from tests.browser.conftest import CHROMIUM_ARGS, login
-from tests.browser.workspace_page import annotation_boxes, image_point, wait_viewer_ready
+from tests.browser.workspace_page import annotation_boxes, drag, image_point, wait_viewer_ready
 from tests.utils.factories import PASSWORD, make_batch, make_reconstruction, make_user, photo
 
 pytestmark = pytest.mark.browser
@@ -21,13 +21,7 @@ def draw(page, start: tuple[float, float], end: tuple[float, float]) -> None:  #
     """Drag from image pixel `start` to `end` in drawing mode, and wait until it is saved."""
     if page.get_attribute("#btn-draw", "aria-pressed") != "true":
         page.keyboard.press("b")
-    x0, y0 = image_point(page, *start)
-    x1, y1 = image_point(page, *end)
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=5)
-    page.mouse.move(x1, y1, steps=5)
-    page.mouse.up()
+    drag(page, start, end)
     page.keyboard.press("b")
     page.wait_for_selector(".annotation-box[data-saved='true']")
     page.wait_for_selector("#save-status[data-state='saved']")

@@ -29,3 +29,14 @@ def wait_viewer_ready(page) -> None:  # type: ignore[no-untyped-def]
         " && window.sclicWorkspace.mainViewer.world.getItemCount() >= 2"
         " && window.sclicWorkspace.mainViewer.world.getItemAt(0).getFullyLoaded()"
     )
+
+
+def drag(page, start: tuple[float, float], end: tuple[float, float]) -> None:  # type: ignore[no-untyped-def]
+    """Press at image pixel ``start``, move in steps, release at ``end``."""
+    x0, y0 = image_point(page, *start)
+    x1, y1 = image_point(page, *end)
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=5)
+    page.mouse.move(x1, y1, steps=5)
+    page.mouse.up()
