@@ -56,14 +56,9 @@ class WorkerSnapshot:
 
 
 @dataclass(frozen=True)
-class WorkerStatus:
+class WorkerStatus(WorkerSnapshot):
     """A stored report as the pages show it, with its age and whether its worker is live."""
 
-    worker: str
-    queues: tuple[str, ...]
-    device: str
-    versions: Mapping[str, str]
-    codecs: tuple[CodecCapability, ...]
     started_at: datetime
     reported_at: datetime
     stopped_at: datetime | None

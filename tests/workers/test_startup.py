@@ -40,6 +40,15 @@ def left_by_a_dead_worker(session: Session, job_id: int) -> None:
     assert claims.claim(session, CompressionJob, job_id, "gone-host:4242:dead")
 
 
+def age_past_the_limit(session: Session) -> None:
+    """Move the one job's heartbeat and last change back past the staleness limit."""
+    stale = timedelta(seconds=get_settings().task_stale_after_s + 1)
+    job = job_rows(session)[0]
+    job.heartbeat_at, job.updated_at = job.heartbeat_at - stale, job.updated_at - stale
+    session.add(job)
+    session.commit()
+
+
 def test_a_start_sends_again_the_jobs_nobody_is_on_and_codes_each_once(session, in_process):
     from workers import startup
 
@@ -103,11 +112,7 @@ def test_the_embedded_worker_sends_them_again_when_the_app_starts(session, in_pr
 
     [job_id] = make_jobs(session, [("91", RateSetting.low)])
     left_by_a_dead_worker(session, job_id)
-    stale = timedelta(seconds=get_settings().task_stale_after_s + 1)
-    job = job_rows(session)[0]
-    job.heartbeat_at, job.updated_at = job.heartbeat_at - stale, job.updated_at - stale
-    session.add(job)
-    session.commit()
+    age_past_the_limit(session)
     with TestClient(create_app()):
         drain_local_tasks()
     [job] = job_rows(session)
@@ -132,11 +137,7 @@ def test_a_celery_worker_sends_them_again_when_it_is_ready(session, data_dir, tm
     redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
     [job_id] = make_jobs(session, [("91", RateSetting.low)])
     left_by_a_dead_worker(session, job_id)
-    stale = timedelta(seconds=get_settings().task_stale_after_s + 1)
-    job = job_rows(session)[0]
-    job.heartbeat_at, job.updated_at = job.heartbeat_at - stale, job.updated_at - stale
-    session.add(job)
-    session.commit()
+    age_past_the_limit(session)
     env = {**os.environ, "SCLIC_DATA_DIR": str(data_dir)}
     log = tmp_path / f"worker-{uuid.uuid4().hex[:6]}.log"
     worker = Worker(env, log)
